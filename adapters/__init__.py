@@ -1,0 +1,1 @@
+"""Adapters: the real and the fake implementations of every port."""

@@ -1,0 +1,1 @@
+"""SMS and e-mail senders: console (default), Aliyun SMS, SMTP, and recording fakes."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 persistence: runs on PostgreSQL (production) and SQLite (embedded)."""

@@ -1,0 +1,122 @@
+"""SQLAlchemy unit of work: one connection, one transaction, repositories on it."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, create_engine
+from sqlalchemy.pool import NullPool
+
+from application.shared.clock import Clock
+from application.shared.outbox import HandlerRegistry, OutboxMessage, OutboxRepository
+from application.shared.uow import UnitOfWork, UnitOfWorkFactory
+from domain.shared.ids import new_id
+
+T = TypeVar("T")
+RepoFactory = Callable[[Connection], Any]
+log = logging.getLogger("agora.db")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with the settings both databases need."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               poolclass=NullPool, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # let SQLAlchemy's BEGIN below own transactions
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            # BEGIN IMMEDIATE takes the write lock up front: SQLite's answer to
+            # SELECT ... FOR UPDATE, so read-check-write sequences cannot interleave.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+class SqlUnitOfWork(UnitOfWork):
+    def __init__(self, engine: Engine, repos: dict[type, RepoFactory], registry: HandlerRegistry,
+                 clock: Clock, after_outbox: Callable[[], None] | None) -> None:
+        super().__init__()
+        self._conn = engine.connect()
+        self._tx = self._conn.begin()
+        self._repos = repos
+        self._instances: dict[type, Any] = {}
+        self._registry = registry
+        self._clock = clock
+        self._after_outbox = after_outbox
+
+    @property
+    def connection(self) -> Connection:
+        return self._conn
+
+    @property
+    def dialect(self) -> str:
+        return self._conn.dialect.name
+
+    def repo(self, port: type[T]) -> T:
+        inst = self._instances.get(port)
+        if inst is None:
+            try:
+                factory = self._repos[port]
+            except KeyError:
+                raise LookupError(f"no adapter bound for {port.__name__}") from None
+            inst = self._instances[port] = factory(self._conn)
+        return inst  # type: ignore[no-any-return]
+
+    def _write_outbox(self) -> bool:
+        wrote = False
+        now = self._clock.now()
+        outbox = self.repo(OutboxRepository)
+        for ev in self.events:
+            if not ev.integration:
+                continue
+            for handler in self._registry.handlers_for(ev.event_name()):
+                outbox.add(OutboxMessage(id=new_id("msg"), event_name=ev.event_name(), handler=handler,
+                                         payload=ev.to_payload(), attempts=0, status="pending",
+                                         next_attempt_at=now, created_at=now))
+                wrote = True
+        self.events.clear()
+        return wrote
+
+    def _commit(self) -> None:
+        if self._write_outbox() and self._after_outbox is not None:
+            self.on_commit(self._after_outbox)
+        self._tx.commit()
+
+    def rollback(self) -> None:
+        if self._tx.is_active:
+            self._tx.rollback()
+        self.events.clear()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class SqlUnitOfWorkFactory(UnitOfWorkFactory):
+    def __init__(self, engine: Engine, registry: HandlerRegistry, clock: Clock,
+                 after_outbox: Callable[[], None] | None = None) -> None:
+        self.engine = engine
+        self.registry = registry
+        self.clock = clock
+        self.after_outbox = after_outbox
+        self.repos: dict[type, RepoFactory] = {}
+
+    def bind(self, port: type, factory: RepoFactory) -> None:
+        self.repos[port] = factory
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self.repos, self.registry, self.clock, self.after_outbox)

@@ -1,0 +1,1 @@
+"""Job queue adapters: RQ on Redis (production) and in-process (embedded default, tests)."""

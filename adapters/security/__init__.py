@@ -1,0 +1,1 @@
+"""Password hashing (argon2) and bearer tokens (JWT)."""

@@ -1,0 +1,1 @@
+"""Use cases of every module, orchestrating the domain through ports."""

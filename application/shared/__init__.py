@@ -1,0 +1,1 @@
+"""Ports and plumbing every module's application layer shares."""

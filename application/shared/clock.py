@@ -1,0 +1,21 @@
+"""Time enters the system only through the Clock port, so tests can steer it."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+
+class Clock:
+    """System clock in UTC plus the platform time zone for day boundaries."""
+
+    def __init__(self, tz: str = "Asia/Shanghai") -> None:
+        self.tz = ZoneInfo(tz)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def today(self) -> date:
+        return self.now().astimezone(self.tz).date()
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.tz)

@@ -1,0 +1,59 @@
+"""Settings read from the environment (``AGORA_*``); plain data, no framework."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///var/agora.db"
+    redis_url: str | None = None
+    sms: str = "console"  # console | aliyun
+    email: str = "console"  # console | smtp
+    payment: str = "sandbox"  # sandbox | alipay
+    secret_key: str = "dev-insecure-secret-change-me-in-production!"  # noqa: S105 - embedded default only
+    timezone: str = "Asia/Shanghai"
+    base_url: str = "http://127.0.0.1:8000"
+    token_ttl_seconds: int = 3600
+    jobs_sync: bool = False  # in-process jobs run inline after commit (tests)
+    run_scheduler: bool = True  # in-process periodic jobs (embedded mode only)
+    storage_dir: str = "var/files"
+    # Aliyun SMS (AGORA_SMS=aliyun)
+    aliyun_access_key_id: str = ""
+    aliyun_access_key_secret: str = ""
+    aliyun_sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    aliyun_sms_sign_name: str = "Agora"
+    aliyun_sms_template_code: str = "SMS_000000"
+    # SMTP (AGORA_EMAIL=smtp)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_sender: str = "agora@localhost"
+    smtp_starttls: bool = False
+    # Alipay (AGORA_PAYMENT=alipay)
+    alipay_app_id: str = ""
+    alipay_private_key_path: str = ""
+    alipay_public_key_path: str = ""
+    alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            raw = env.get("AGORA_" + field.name.upper())
+            if raw is None:
+                continue
+            if field.type in ("bool", bool):
+                values[field.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            elif field.type in ("int", int):
+                values[field.name] = int(raw)
+            elif raw == "" and "None" in str(field.type):
+                values[field.name] = None
+            else:
+                values[field.name] = raw
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,72 @@
+"""Unit of work port: one transaction, its repositories, its events."""
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from domain.shared.events import DomainEvent
+
+T = TypeVar("T")
+
+
+class UnitOfWork(abc.ABC):
+    """Use as ``with uow_factory() as uow: ...; uow.commit()``.
+
+    Leaving the block without ``commit`` rolls back. Integration events published
+    inside are written to the outbox in the same transaction; ``on_commit`` callbacks
+    (e.g. "deliver the outbox now") run only after a successful commit.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[DomainEvent] = []
+        self._after_commit: list[Callable[[], None]] = []
+        self.committed = False
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.committed:
+            self.rollback()
+        self.close()
+
+    def publish(self, *events: DomainEvent) -> None:
+        self.events.extend(events)
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+    def commit(self) -> None:
+        self._commit()
+        self.committed = True
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    @abc.abstractmethod
+    def repo(self, port: type[T]) -> T:
+        """The adapter bound to a repository port, sharing this transaction."""
+
+    @abc.abstractmethod
+    def _commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    @property
+    @abc.abstractmethod
+    def dialect(self) -> str:
+        """``postgresql`` or ``sqlite``: lets services pick a locking strategy."""
+
+
+class UnitOfWorkFactory(abc.ABC):
+    @abc.abstractmethod
+    def __call__(self) -> UnitOfWork: ...
+
+
+def payload_of(event: DomainEvent) -> dict[str, Any]:
+    return event.to_payload()

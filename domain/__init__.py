@@ -1,0 +1,1 @@
+"""Pure domain modules: no frameworks, no I/O, time passed in."""

@@ -1,0 +1,1 @@
+"""Identity: organisations, users, departments, roles, credentials."""

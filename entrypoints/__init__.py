@@ -1,0 +1,1 @@
+"""Entry points: the composition root, Flask HTTP, RQ jobs and the CLI."""

@@ -1,0 +1,1 @@
+"""Flask HTTP API (``create_app``)."""

@@ -1,0 +1,131 @@
+"""View helpers: request loading, responses, paging, idempotency and OpenAPI metadata."""
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Response, current_app, g, jsonify, request
+from marshmallow import Schema, fields, validate
+
+from application.shared.clock import Clock
+from application.shared.idempotency import IdempotencyStore
+from application.shared.paging import MAX_PER_PAGE, Page, PageRequest
+from application.shared.uow import UnitOfWorkFactory
+from entrypoints.http.errors import ApiError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class PageQuery(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+def body(schema: type[Schema] | Schema) -> dict[str, Any]:
+    """Parse the JSON body with a schema that rejects unknown fields (422)."""
+    data = request.get_json(silent=True, force=True) if request.data else {}
+    if data is None:
+        raise ApiError(400, "malformed_json", "request body is not valid JSON")
+    if not isinstance(data, dict):
+        raise ApiError(400, "malformed_json", "request body must be a JSON object")
+    inst = schema() if isinstance(schema, type) else schema
+    return inst.load(data)  # type: ignore[no-any-return]
+
+
+def query(schema: type[Schema]) -> dict[str, Any]:
+    args = {k: v for k, v in request.args.items()}
+    return schema().load(args)  # type: ignore[no-any-return]
+
+
+def page_request(args: dict[str, Any]) -> PageRequest:
+    return PageRequest(page=args.pop("page", 1), per_page=args.pop("per_page", 20))
+
+
+def dump(schema: type[Schema] | Schema, obj: Any, status: int = 200) -> tuple[Response, int]:
+    inst = schema() if isinstance(schema, type) else schema
+    return jsonify(inst.dump(obj)), status
+
+
+def dump_page(schema: type[Schema], page: Page[Any]) -> tuple[Response, int]:
+    return jsonify({"items": schema(many=True).dump(page.items), "page": page.page,
+                    "per_page": page.per_page, "total": page.total}), 200
+
+
+def _container() -> Any:
+    return current_app.extensions["injector"]
+
+
+def idempotent(scope: str) -> Callable[[F], F]:
+    """Honour ``Idempotency-Key`` (api.md): same key + same body -> first response;
+    same key + other body -> 409 ``idempotency_key_reused``; concurrent repeat -> 409
+    ``idempotency_key_in_progress``. Keys are per caller organisation and endpoint."""
+
+    def wrap(view: F) -> F:
+        @functools.wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            key = request.headers.get("Idempotency-Key")
+            if not key:
+                return view(*args, **kwargs)
+            if len(key) > 200:
+                raise ApiError(422, "validation_failed", "Idempotency-Key is too long",
+                               {"Idempotency-Key": ["at most 200 characters"]})
+            caller = getattr(g, "caller", None)
+            who = caller.effective_org_id if caller else (request.remote_addr or "anon")
+            full_scope = f"{scope}:{who}"
+            digest = hashlib.sha256(request.method.encode() + request.path.encode() + b"\0"
+                                    + (request.get_data() or b"")).hexdigest()
+            container = _container()
+            with container.get(UnitOfWorkFactory)() as uow:
+                existing = uow.repo(IdempotencyStore).reserve(full_scope, key, digest, container.get(Clock).now())
+                uow.commit()
+            if existing is not None:
+                if existing.request_hash != digest:
+                    raise ApiError(409, "idempotency_key_reused",
+                                   "this Idempotency-Key was used with a different request")
+                if existing.status != "done":
+                    raise ApiError(409, "idempotency_key_in_progress",
+                                   "a request with this Idempotency-Key is still being processed")
+                resp = current_app.response_class(existing.response_body, status=existing.response_status,
+                                                  mimetype="application/json")
+                resp.headers["Idempotent-Replayed"] = "true"
+                return resp
+            try:
+                result = view(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - the handler turns it into the response
+                # a refused command wrote nothing, so its answer is final only for 4xx
+                response = current_app.make_response(current_app.handle_user_exception(exc))
+                _finish(container, full_scope, key, response)
+                return response
+            response = current_app.make_response(result)
+            _finish(container, full_scope, key, response)
+            return response
+
+        return inner  # type: ignore[return-value]
+
+    return wrap
+
+
+def _finish(container: Any, scope: str, key: str, response: Response) -> None:
+    with container.get(UnitOfWorkFactory)() as uow:
+        store = uow.repo(IdempotencyStore)
+        if response.status_code >= 500:
+            store.release(scope, key)  # a bug or outage: let the client retry for real
+        else:
+            store.complete(scope, key, response.status_code, response.get_data(as_text=True))
+        uow.commit()
+
+
+def doc(*, summary: str, tags: list[str], body_schema: type[Schema] | None = None,
+        response: type[Schema] | None = None, status: int = 200, query_schema: type[Schema] | None = None,
+        paged: bool = False, auth: bool = True, errors: tuple[int, ...] = ()) -> Callable[[F], F]:
+    """Attach OpenAPI metadata to a view; ``entrypoints.http.openapi`` collects it."""
+
+    def wrap(view: F) -> F:
+        view._agora_doc = dict(summary=summary, tags=tags, body=body_schema, response=response,  # type: ignore
+                               status=status, query=query_schema, paged=paged, auth=auth, errors=errors)
+        return view
+
+    return wrap
+

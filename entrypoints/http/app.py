@@ -1,0 +1,57 @@
+"""Flask application factory."""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+import injector
+from flask import Flask, Response, g, request
+
+from application.shared.settings import Settings
+from entrypoints.container import build_container
+from entrypoints.http import errors
+from entrypoints.metrics import http_latency, http_requests
+
+log = logging.getLogger("agora.http")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+
+def create_app(settings: Settings | None = None, *overrides: injector.Module,
+               container: injector.Injector | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    container = container or build_container(settings, *overrides)
+    app = Flask("agora")
+    app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["injector"] = container
+    app.extensions["settings"] = settings
+
+    from entrypoints.http import system
+    from entrypoints.http.identity.views import bp as identity_bp
+
+    for blueprint in (system.bp, identity_bp):
+        app.register_blueprint(blueprint)
+    errors.register(app)
+
+    @app.before_request
+    def _start() -> None:
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        elapsed = time.perf_counter() - getattr(g, "started", time.perf_counter())
+        http_requests.labels(method=request.method, route=route, status=str(response.status_code)).inc()
+        http_latency.labels(method=request.method, route=route).observe(elapsed)
+        response.headers["X-Request-Id"] = getattr(g, "request_id", "")
+        log.info("%s %s %s", request.method, request.path, response.status_code,
+                 extra={"method": request.method, "path": request.path, "route": route,
+                        "status": response.status_code, "duration_ms": round(elapsed * 1000, 2)})
+        return response
+
+    return app
+

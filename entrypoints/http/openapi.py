@@ -1,0 +1,73 @@
+"""OpenAPI 3 generated with apispec from the marshmallow schemas the views use."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+
+from entrypoints.http.schemas import ErrorBody
+
+_PARAM = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
+_STATUS_TEXT = {400: "malformed JSON", 401: "no or bad credentials", 403: "not allowed", 404: "unknown resource",
+                409: "state conflict", 422: "validation failed", 429: "rate limited"}
+
+
+def _schema_name_resolver(schema: Any) -> str:
+    cls = schema if isinstance(schema, type) else type(schema)
+    name = cls.__name__
+    if name.endswith("Schema"):
+        name = name[: -len("Schema")]
+    return name
+
+
+def build_spec(app: Flask) -> dict[str, Any]:
+    spec = APISpec(title="Agora API", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name_resolver)],
+                   info={"description": "Back office of the Agora B2B cloud marketplace. Errors share one body "
+                                        "`{error: {code, message, details}}`; lists are paged with page/per_page."})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
+                                               "description": "user access token or API key (agk_...)"})
+    spec.components.schema("ErrorBody", schema=ErrorBody)
+    by_path: dict[str, dict[str, Any]] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        view = app.view_functions.get(rule.endpoint)
+        meta = getattr(view, "_agora_doc", None)
+        if meta is None:
+            continue
+        path = _PARAM.sub(r"{\1}", rule.rule)
+        params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for p in _PARAM.findall(rule.rule)]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            op: dict[str, Any] = {"summary": meta["summary"], "tags": meta["tags"],
+                                  "operationId": rule.endpoint.replace(".", "_") + "_" + method.lower()}
+            if params:
+                op["parameters"] = list(params)
+            if meta["query"] is not None:
+                op.setdefault("parameters", []).append({"in": "query", "schema": meta["query"]})
+            if meta["body"] is not None:
+                op["requestBody"] = {"required": True,
+                                     "content": {"application/json": {"schema": meta["body"]}}}
+            responses: dict[str, Any] = {}
+            ok: dict[str, Any] = {"description": "success"}
+            if meta["response"] is not None and meta["status"] != 204:
+                ok["content"] = {"application/json": {"schema": meta["response"]}}
+            responses[str(meta["status"])] = ok
+            errors = set(meta["errors"]) | {422}
+            if meta["auth"]:
+                errors |= {401, 403}
+                op["security"] = [{"bearer": []}]
+            if meta["body"] is not None:
+                errors |= {400}
+            if params:
+                errors |= {404}
+            for status in sorted(errors):
+                responses[str(status)] = {"description": _STATUS_TEXT.get(status, "error"),
+                                          "content": {"application/json": {"schema": "ErrorBody"}}}
+            op["responses"] = responses
+            by_path.setdefault(path, {})[method.lower()] = op
+    for path, operations in by_path.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()

@@ -1,0 +1,32 @@
+"""Shared marshmallow pieces: unknown fields are rejected everywhere (RAISE)."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, fields
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ErrorDetail(Schema):
+    code = fields.String(required=True, metadata={"description": "stable snake_case error code"})
+    message = fields.String(required=True)
+    details = fields.Dict(required=True)
+
+
+class ErrorBody(Schema):
+    error = fields.Nested(ErrorDetail, required=True)
+
+
+def paged(item: type[Schema], name: str) -> type[Schema]:
+    """A ``{items, page, per_page, total}`` schema for OpenAPI."""
+    attrs: dict[str, Any] = {
+        "items": fields.List(fields.Nested(item), required=True),
+        "page": fields.Integer(required=True),
+        "per_page": fields.Integer(required=True),
+        "total": fields.Integer(required=True),
+    }
+    return type(name, (Schema,), attrs)
