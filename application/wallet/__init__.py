@@ -1,0 +1,1 @@
+"""Wallet module: double-entry ledger, recharge, holds, charges, coupons, credit, deposits."""
