@@ -114,9 +114,17 @@ def admin() -> None:
 @click.option("--org-name", default="Agora Platform")
 def admin_create(login: str, password: str, name: str, phone: str | None, org_name: str) -> None:
     """Create the platform organisation (once) and a platform admin user."""
+    from marshmallow import ValidationError
+
     from application.platform import PlatformSetup
     from entrypoints.container import build_container
+    from entrypoints.http.identity.schemas import normalize_phone
 
+    if phone:
+        try:  # stored in E.164, like users created over HTTP, so logging in by phone finds it
+            phone = normalize_phone(phone)
+        except ValidationError as exc:
+            raise click.ClickException(f"invalid_phone: {phone} {exc.messages[0]}") from exc
     setup = build_container().get(PlatformSetup)
     try:
         user = setup.create_platform_admin(login, password, name, phone, org_name)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
@@ -169,4 +170,32 @@ sms_challenges = Table(
     Column("attempts", Integer, nullable=False),
     Column("consumed_at", UTCDateTime),
     Index("ix_sms_challenges_phone_created", "phone", "created_at"),
+)
+
+# --- sandbox payment gateway -----------------------------------------------
+# Owned by adapters/payment/sandbox.py: the embedded gateway's own books (what a real
+# gateway would keep on its side). The wallet never reads these tables.
+
+sandbox_payments = Table(
+    "sandbox_payments", metadata,
+    Column("id", String(ID), primary_key=True),  # the gateway's trade_no
+    Column("out_trade_no", String(64), nullable=False, unique=True),
+    Column("amount", Numeric(18, 2), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("notify_url", String(500), nullable=False),
+    Column("return_url", String(500)),
+    Column("status", String(10), nullable=False),  # pending | paid | failed
+    Column("refunded", Numeric(18, 2), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("settled_at", UTCDateTime),
+)
+
+sandbox_refunds = Table(
+    "sandbox_refunds", metadata,
+    Column("refund_no", String(64), primary_key=True),
+    Column("payment_id", String(ID), ForeignKey("sandbox_payments.id"), nullable=False, index=True),
+    Column("amount", Numeric(18, 2), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("status", String(10), nullable=False),  # succeeded | failed
+    Column("created_at", UTCDateTime, nullable=False),
 )

@@ -583,7 +583,7 @@ class IdentityService:
     # -- authentication -------------------------------------------------------------
 
     def caller_for_api_key(self, secret: str, request_id: str | None = None) -> Caller:
-        parts = secret.split("_")
+        parts = secret.split("_", 2)  # the random tail is url-safe base64: it may hold "_" too
         if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
             raise errors.InvalidCredentials("invalid api key")
         with self.uow_factory() as uow:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+import builtins
 from datetime import datetime
 
 from domain.identity.model import ApiKey, Department, Organization, OrgRelation, SmsChallenge, User
@@ -60,7 +61,7 @@ class UserRepository(abc.ABC):
              q: str | None, offset: int, limit: int) -> tuple[list[User], int]: ...
 
     @abc.abstractmethod
-    def count_in_departments(self, department_ids: list[str]) -> int: ...
+    def count_in_departments(self, department_ids: builtins.list[str]) -> int: ...
 
 
 class DepartmentRepository(abc.ABC):

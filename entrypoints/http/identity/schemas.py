@@ -17,17 +17,36 @@ def validate_phone(value: str) -> None:
         raise ValidationError("is not a valid phone number")
 
 
+def normalize_phone(value: str) -> str:
+    """A valid phone number (mainland China by default) in E.164, as users are stored."""
+    validate_phone(value)
+    return phonenumbers.format_number(phonenumbers.parse(value, "CN"), phonenumbers.PhoneNumberFormat.E164)
+
+
 class Phone(fields.String):
     """A valid phone number (mainland China by default), stored in E.164."""
 
     def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
-        text = super()._deserialize(value, attr, data, **kwargs)
-        validate_phone(text)
-        return phonenumbers.format_number(phonenumbers.parse(text, "CN"), phonenumbers.PhoneNumberFormat.E164)
+        return normalize_phone(super()._deserialize(value, attr, data, **kwargs))
+
+
+class Login(fields.String):
+    """A user name, or a phone number as the user types it (normalised to E.164 to match).
+
+    User names start with a letter, so anything else that parses as a phone is one."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if text and not text[0].isalpha():
+            try:
+                return normalize_phone(text)
+            except ValidationError:
+                return text
+        return text
 
 
 class TokenRequest(Strict):
-    login = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    login = Login(required=True, validate=validate.Length(min=1, max=64))
     password = fields.String(required=True, validate=validate.Length(min=1, max=128))
     challenge_id = fields.String(validate=validate.Length(max=40))
     sms_code = fields.String(validate=validate.Regexp(r"^\d{6}$", error="must be 6 digits"))
@@ -52,7 +71,7 @@ class PasswordChange(Strict):
 
 
 class PasswordResetRequest(Strict):
-    login = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    login = Login(required=True, validate=validate.Length(min=1, max=64))
 
 
 class PasswordResetConfirm(Strict):
