@@ -62,7 +62,7 @@ class SqlOutbox(OutboxRepository):
     def save(self, message: OutboxMessage) -> None:
         self.conn.execute(update(t.outbox).where(t.outbox.c.id == message.id).values(
             status=message.status, attempts=message.attempts, next_attempt_at=message.next_attempt_at,
-            last_error=message.last_error))
+            last_error=message.last_error, payload=message.payload))
 
     def counts(self) -> dict[str, int]:
         rows = self.conn.execute(select(t.outbox.c.status, func.count()).group_by(t.outbox.c.status))

@@ -14,6 +14,7 @@ from application.shared.outbox import HandlerRegistry
 def subscribe(registry: HandlerRegistry) -> None:
     """Event handlers of this module, registered by the composition root."""
     registry.subscribe("SmsCodeRequested", "identity.send_sms_code", SmsCodeSender)
+    registry.redact_after_delivery("SmsCodeRequested", ["code"])
 
 
 __all__ = ["ChallengeRequired", "CreatedUser", "IdentityService", "IssuedKey", "SmsCodeSender", "TokenClaims",

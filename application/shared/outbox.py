@@ -51,6 +51,7 @@ class HandlerRegistry:
     def __init__(self) -> None:
         self._by_event: dict[str, list[Subscription]] = defaultdict(list)
         self._by_name: dict[str, Subscription] = {}
+        self._redact: dict[str, frozenset[str]] = {}
 
     def subscribe(self, event_name: str, handler_name: str, handler_class: type,
                   method: str = "handle") -> None:
@@ -60,6 +61,16 @@ class HandlerRegistry:
         if sub not in self._by_event[event_name]:
             self._by_event[event_name].append(sub)
         self._by_name[handler_name] = sub
+
+    def redact_after_delivery(self, event_name: str, fields: list[str]) -> None:
+        """Secrets (an SMS code) are blanked in the outbox row once delivered."""
+        self._redact[event_name] = frozenset(fields)
+
+    def redacted(self, event_name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        fields = self._redact.get(event_name)
+        if not fields:
+            return payload
+        return {k: ("***" if k in fields else v) for k, v in payload.items()}
 
     def handlers_for(self, event_name: str) -> list[str]:
         return [s.handler_name for s in self._by_event.get(event_name, [])]
@@ -142,6 +153,7 @@ class OutboxRelay:
                 handler(message.payload, message.id, uow=uow)
                 message.status = "done"
                 message.attempts += 1
+                message.payload = self.registry.redacted(message.event_name, message.payload)
                 uow.repo(OutboxRepository).save(message)
                 uow.commit()
                 self.metrics.delivered(message.handler, True)
@@ -159,6 +171,7 @@ class OutboxRelay:
             message.last_error = error
             if message.attempts >= MAX_ATTEMPTS:
                 message.status = "dead"
+                message.payload = self.registry.redacted(message.event_name, message.payload)
             else:
                 message.next_attempt_at = self.clock.now() + backoff(message.attempts)
             repo.save(message)

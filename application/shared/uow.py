@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from domain.shared.events import DomainEvent
 
 T = TypeVar("T")
+log = logging.getLogger("agora.uow")
 
 
 class UnitOfWork(abc.ABC):
@@ -42,7 +44,12 @@ class UnitOfWork(abc.ABC):
         self.committed = True
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
-            callback()
+            # the work is committed and cannot be undone: a failing callback (e.g. the
+            # outbox kick while Redis is down) is logged, and the periodic sweep catches up
+            try:
+                callback()
+            except Exception:
+                log.exception("after-commit callback %r failed", callback)
 
     @abc.abstractmethod
     def repo(self, port: type[T]) -> T:

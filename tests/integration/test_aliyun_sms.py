@@ -86,7 +86,7 @@ class StubAliyun:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers["Content-Length"])).decode("ascii")
                 params = dict(parse_qsl(raw, keep_blank_values=True, strict_parsing=True))
                 stub.requests.append(params)
@@ -118,7 +118,7 @@ class StubAliyun:
             if params.get(name) != value:
                 return 400, {"Code": "InvalidParameter", "Message": f"{name}={params.get(name)!r}", **rid}
         try:
-            datetime.strptime(params["Timestamp"], "%Y-%m-%dT%H:%M:%SZ")  # noqa: DTZ007 - format check only
+            datetime.strptime(params["Timestamp"], "%Y-%m-%dT%H:%M:%SZ")
         except (KeyError, ValueError):
             return 400, {"Code": "InvalidTimeStamp.Format", "Message": params.get("Timestamp"), **rid}
         if not params.get("SignatureNonce"):
@@ -194,7 +194,7 @@ def test_unreachable_endpoint_raises():
 
 def test_non_json_answer_raises():
     class Html(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             self.send_response(502)
             self.send_header("Content-Length", "9")
@@ -214,7 +214,7 @@ def test_non_json_answer_raises():
         server.server_close()
 
 
-@freeze_time("2025-06-30 16:30:05", tz_offset=8)
+@freeze_time("2025-06-30 16:30:05")
 def test_timestamp_is_utc_iso8601():
     params = AliyunSms(KEY_ID, SECRET, "S", "SMS_1").signed_params(LOGIN)
     assert params["Timestamp"] == "2025-06-30T16:30:05Z"
