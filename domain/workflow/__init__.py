@@ -1,1 +1,1 @@
-"""Workflow domain module."""
+"""Workflow domain module: service-flow templates, working-day calendars, delivery projects."""
