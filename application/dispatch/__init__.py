@@ -1,0 +1,1 @@
+"""Dispatch module: providers by weight, employees by load, queues and claims."""

@@ -1,0 +1,1 @@
+"""Workflow module: service-flow templates and delivery projects."""
