@@ -43,6 +43,7 @@ class PaymentStatus:
     status: str  # paid | pending | failed | unknown
     amount: Decimal | None = None
     gateway_trade_no: str | None = None
+    refunded: Decimal | None = None  # refunded so far, when the gateway says (sandbox does)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,3 +90,57 @@ class PaymentGateways:
 
     def channels(self) -> list[str]:
         return sorted(self._by_channel)
+
+
+# --- the sandbox gateway's controls -------------------------------------------------
+# Only the embedded sandbox has these: its pay page (entrypoints/http/sandbox.py) and its
+# delayed-notification job (entrypoints/jobs/sandbox.py) reach the adapter through this
+# port, since entry points never import adapters.
+
+PAY_OUTCOMES = ("paid", "failed")
+NOTIFY_MODES = ("normal", "delay", "duplicate", "lost", "bad_signature")
+MAX_NOTIFY_DELAY_SECONDS = 300
+
+
+@dataclasses.dataclass(frozen=True)
+class SandboxPayment:
+    payment_id: str
+    out_trade_no: str
+    amount: Decimal
+    subject: str
+    status: str  # pending | paid | failed
+    refunded: Decimal
+    return_url: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SandboxPayResult:
+    payment: SandboxPayment
+    mode: str
+    delivered: int  # notifications our endpoint acknowledged during this call
+    scheduled: bool  # a delayed delivery was queued
+
+
+class SandboxControls(abc.ABC):
+    """The sandbox gateway's own pages: look at a payment, pay it (or fail it) and notify."""
+
+    @abc.abstractmethod
+    def payment(self, payment_id: str) -> SandboxPayment:
+        """Raises ``LookupError`` for an unknown payment id."""
+
+    @abc.abstractmethod
+    def pay(self, payment_id: str, outcome: str, mode: str = "normal",
+            delay_seconds: int = 0) -> SandboxPayResult:
+        """Settle a pending payment as ``paid`` or ``failed`` and notify per ``mode``.
+
+        Raises ``LookupError`` (unknown id), ``ValueError`` (bad outcome/mode/delay) and
+        ``SandboxConflict`` (already settled the other way; the same outcome re-notifies).
+        """
+
+    @abc.abstractmethod
+    def deliver(self, payment_id: str, mode: str = "normal", not_before: str | None = None) -> int:
+        """Send the notification of a settled payment (the delayed job); returns acks."""
+
+
+class SandboxConflict(Exception):
+    """The sandbox payment was already settled with another outcome."""

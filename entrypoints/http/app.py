@@ -33,6 +33,10 @@ def create_app(settings: Settings | None = None, *overrides: injector.Module,
 
     for blueprint in (system.bp, identity_bp):
         app.register_blueprint(blueprint)
+    if settings.payment == "sandbox":  # the fake gateway's pay page: never with a real gateway
+        from entrypoints.http.sandbox import bp as sandbox_bp
+
+        app.register_blueprint(sandbox_bp)
     errors.register(app)
 
     @app.before_request

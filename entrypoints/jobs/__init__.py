@@ -69,7 +69,10 @@ def run(job_name: str, kwargs: dict[str, Any]) -> Any:
 
 
 def _load_job_modules() -> None:
-    from entrypoints.jobs import core  # noqa: F401 - registers jobs on import
+    from entrypoints.jobs import (
+        core,  # noqa: F401 - registers jobs on import
+        sandbox,  # noqa: F401
+    )
 
 
 _load_job_modules()
