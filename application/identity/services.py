@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import math
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,6 +51,7 @@ LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
 LOGIN_IP_MAX = 30
 LOGIN_IP_WINDOW = timedelta(minutes=1)
 API_KEY_PREFIX = "agk"
+API_KEY_PREFIX_RE = re.compile(r"[0-9a-f]{12}")  # secrets.token_hex(6)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,10 +123,18 @@ class IdentityService:
         return user
 
     @staticmethod
-    def _require_user_admin(caller: Caller, org_id: str, target: User | None = None,
+    def _not_acting_for(caller: Caller, org_id: str) -> None:
+        """Acting for a principal is operating it (funds, leads), not administering it: an
+        agency's roles give no say over the principal's users, keys, log or settings."""
+        if org_id != caller.org_id and org_id == caller.acting_for_org_id and not caller.is_platform:
+            raise Forbidden("acting for a principal does not include administering it", code="permission_denied")
+
+    @classmethod
+    def _require_user_admin(cls, caller: Caller, org_id: str, target: User | None = None,
                             roles: tuple[str, ...] | list[str] = ()) -> None:
         """Org admins manage all users; an agency admin manages employees but not admins."""
         caller.require_org(org_id)
+        cls._not_acting_for(caller, org_id)
         if caller.is_platform_admin or caller.has("identity.users.manage"):
             return
         if caller.has("identity.users.manage_employees"):
@@ -197,6 +208,7 @@ class IdentityService:
                             require_sms_login: bool | None = None) -> Organization:
         with self.uow_factory() as uow:
             org = self._org(uow, caller, org_id)
+            self._not_acting_for(caller, org_id)
             if not caller.is_platform_admin:
                 caller.require("identity.org.manage", org_id=org_id)
             if name is not None:
@@ -245,6 +257,7 @@ class IdentityService:
                    q: str | None = None) -> Page[User]:
         with self.uow_factory() as uow:
             self._org(uow, caller, org_id)
+            self._not_acting_for(caller, org_id)
             if not (caller.is_platform_admin or caller.has("identity.users.manage")
                     or caller.has("identity.users.manage_employees")):
                 caller.require("identity.users.manage")
@@ -326,6 +339,7 @@ class IdentityService:
     # -- departments --------------------------------------------------------------
 
     def _require_dept_admin(self, caller: Caller, org_id: str) -> None:
+        self._not_acting_for(caller, org_id)
         if not caller.is_platform_admin:
             caller.require("identity.departments.manage", org_id=org_id)
 
@@ -531,6 +545,8 @@ class IdentityService:
         """An agency user naming a principal: allowed for authorised principals only."""
         if not (caller.has("agency.principals.operate") or caller.has("agency.principals.operate_bound")):
             raise Forbidden("your role cannot act for principals", code="permission_denied")
+        if "\x00" in principal_org_id:
+            raise NotFound("no such principal", code="principal_not_found")
         with self.uow_factory() as uow:
             rel = uow.repo(RelationRepository).find("agency_principal", caller.org_id, principal_org_id)
         if rel is None or rel.status != "authorized":
@@ -546,6 +562,7 @@ class IdentityService:
         now = self.clock.now()
         with self.uow_factory() as uow:
             self._org(uow, caller, org_id)
+            self._not_acting_for(caller, org_id)
             if not caller.is_platform_admin:
                 caller.require("identity.api_keys.manage", org_id=org_id)
             prefix = secrets.token_hex(6)
@@ -560,6 +577,7 @@ class IdentityService:
     def list_api_keys(self, caller: Caller, org_id: str) -> list[ApiKey]:
         with self.uow_factory() as uow:
             self._org(uow, caller, org_id)
+            self._not_acting_for(caller, org_id)
             if not caller.is_platform_admin:
                 caller.require("identity.api_keys.manage", org_id=org_id)
             return uow.repo(ApiKeyRepository).list(org_id)
@@ -568,6 +586,7 @@ class IdentityService:
         now = self.clock.now()
         with self.uow_factory() as uow:
             self._org(uow, caller, org_id)
+            self._not_acting_for(caller, org_id)
             if not caller.is_platform_admin:
                 caller.require("identity.api_keys.manage", org_id=org_id)
             keys = uow.repo(ApiKeyRepository)
@@ -584,7 +603,7 @@ class IdentityService:
 
     def caller_for_api_key(self, secret: str, request_id: str | None = None) -> Caller:
         parts = secret.split("_", 2)  # the random tail is url-safe base64: it may hold "_" too
-        if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+        if len(parts) != 3 or parts[0] != API_KEY_PREFIX or not API_KEY_PREFIX_RE.fullmatch(parts[1]):
             raise errors.InvalidCredentials("invalid api key")
         with self.uow_factory() as uow:
             key = uow.repo(ApiKeyRepository).by_prefix(parts[1])
@@ -627,7 +646,8 @@ class IdentityService:
         since = now - LOGIN_FAILURE_WINDOW
         if limiter.count(key, since) >= LOGIN_FAILURES_MAX:
             oldest = limiter.oldest_since(key, since) or now
-            retry = max(1, int((oldest + LOGIN_FAILURE_WINDOW - now).total_seconds()) + 1)
+            # allowed again when the oldest failure leaves the window
+            retry = max(1, math.ceil((oldest + LOGIN_FAILURE_WINDOW - now).total_seconds()))
             raise errors.LoginRateLimited(f"too many failed logins; try again in {retry} s", retry_after=retry)
 
     def login(self, login: str, password: str, challenge_id: str | None = None, sms_code: str | None = None,
@@ -761,6 +781,7 @@ class IdentityService:
                   until: datetime | None = None) -> Page[AuditRecord]:
         with self.uow_factory() as uow:
             self._org(uow, caller, org_id)
+            self._not_acting_for(caller, org_id)
             if not caller.is_platform_admin:
                 caller.require("identity.audit.view", org_id=org_id)
             items, total = uow.repo(AuditLog).search(

@@ -23,6 +23,30 @@ class PageQuery(Schema):
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
+def reject_nul(value: Any, field: str = "_schema") -> None:
+    """NUL characters are refused in every input (422): no text column can store them
+    (PostgreSQL refuses them), and no id or name holds one."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ApiError(422, "validation_failed", f"invalid field {field}",
+                           {field: ["must not contain NUL characters"]})
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = str(key).replace("\x00", "")
+            name = name if field == "_schema" else f"{field}.{name}"
+            reject_nul(key, name)
+            reject_nul(item, name)
+    elif isinstance(value, list):
+        for item in value:
+            reject_nul(item, field)
+
+
+def reject_nul_in_path(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A ``url_value_preprocessor``: an id with a NUL names nothing (404)."""
+    if values and any(isinstance(v, str) and "\x00" in v for v in values.values()):
+        raise ApiError(404, "not_found", "no such resource")
+
+
 def body(schema: type[Schema] | Schema) -> dict[str, Any]:
     """Parse the JSON body with a schema that rejects unknown fields (422)."""
     data = request.get_json(silent=True, force=True) if request.data else {}
@@ -30,12 +54,14 @@ def body(schema: type[Schema] | Schema) -> dict[str, Any]:
         raise ApiError(400, "malformed_json", "request body is not valid JSON")
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "request body must be a JSON object")
+    reject_nul(data)
     inst = schema() if isinstance(schema, type) else schema
     return inst.load(data)  # type: ignore[no-any-return]
 
 
 def query(schema: type[Schema]) -> dict[str, Any]:
     args = {k: v for k, v in request.args.items()}
+    reject_nul(args)
     return schema().load(args)  # type: ignore[no-any-return]
 
 
@@ -119,12 +145,15 @@ def _finish(container: Any, scope: str, key: str, response: Response) -> None:
 
 def doc(*, summary: str, tags: list[str], body_schema: type[Schema] | None = None,
         response: type[Schema] | None = None, status: int = 200, query_schema: type[Schema] | None = None,
-        paged: bool = False, auth: bool = True, errors: tuple[int, ...] = ()) -> Callable[[F], F]:
-    """Attach OpenAPI metadata to a view; ``entrypoints.http.openapi`` collects it."""
+        paged: bool = False, auth: bool = True, errors: tuple[int, ...] = (),
+        also: dict[int, type[Schema]] | None = None) -> Callable[[F], F]:
+    """Attach OpenAPI metadata to a view; ``entrypoints.http.openapi`` collects it.
+    ``also`` documents further success answers (e.g. ``{202: ChallengeResponse}``)."""
 
     def wrap(view: F) -> F:
         view._agora_doc = dict(summary=summary, tags=tags, body=body_schema, response=response,  # type: ignore
-                               status=status, query=query_schema, paged=paged, auth=auth, errors=errors)
+                               status=status, query=query_schema, paged=paged, auth=auth, errors=errors,
+                               also=dict(also or {}))
         return view
 
     return wrap

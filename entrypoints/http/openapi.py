@@ -55,6 +55,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
             if meta["response"] is not None and meta["status"] != 204:
                 ok["content"] = {"application/json": {"schema": meta["response"]}}
             responses[str(meta["status"])] = ok
+            for status, schema in meta.get("also", {}).items():
+                responses[str(status)] = {"description": "success",
+                                          "content": {"application/json": {"schema": schema}}}
             errors = set(meta["errors"]) | {422}
             if meta["auth"]:
                 errors |= {401, 403}

@@ -155,6 +155,8 @@ def test_walk_from_cli_admin_to_api_key(client: Any, db_url: str, monkeypatch: p
     assert r.get_json()["total"] == 2
     r = bot.get(f"/api/v1/organizations/{vendor['id']}/departments")
     assert [d["id"] for d in r.get_json()["items"]] == [dep["id"]]
+    r = bot.patch("/api/v1/me", json={"email": "bot@example.com"})  # a key is no user
+    assert r.status_code == 403 and err(r) == "permission_denied"
 
     # 10. a revoked key gets 401
     r = admin.delete(f"/api/v1/organizations/{vendor['id']}/api-keys/{issued['id']}")
@@ -251,7 +253,7 @@ def test_admin_reset_gives_a_new_one_time_password(client: Any, vendor: Tenant) 
 
 
 def test_self_registration_makes_a_customer_with_an_admin(client: Any) -> None:
-    payload = {"name": "Zhang San Studio", "registration": {"type": "individual", "number": ID_CARD_NO},
+    payload: dict[str, Any] = {"name": "Zhang San Studio", "registration": {"type": "individual", "number": ID_CARD_NO},
                "admin": {"login": "zhangsan", "name": "Zhang San", "phone": "13900139000",
                          "password": "Zhang12345", "email": "zs@example.com"}}
     r = client.post("/api/v1/registrations", json=payload)
@@ -333,3 +335,21 @@ def test_roles_must_fit_the_organisation(vendor: Tenant) -> None:
     assert r.status_code == 422
     r = vendor.api.post("/api/v1/organizations", json={"name": "Mine", "kinds": ["vendor"]})
     assert r.status_code == 403 and err(r) == "permission_denied"
+
+
+def test_nul_characters_are_refused_not_crashing(client: Any, vendor: Tenant) -> None:
+    """PostgreSQL cannot store NUL: every input with one is refused before the database."""
+    org = vendor.org_id
+    r = vendor.api.post(f"/api/v1/organizations/{org}/departments", json={"name": "Bad\x00name"})
+    assert r.status_code == 422 and r.get_json()["error"]["details"] == {"name": ["must not contain NUL characters"]}
+    r = vendor.api.post(f"/api/v1/organizations/{org}/departments/{org}/members", json={"user_ids": ["usr\x00"]})
+    assert r.status_code == 422
+    assert r.get_json()["error"]["details"] == {"user_ids": ["must not contain NUL characters"]}
+    r = vendor.api.get(f"/api/v1/organizations/{org}/users?q=a%00b")
+    assert r.status_code == 422 and "q" in r.get_json()["error"]["details"]
+    r = vendor.api.get(f"/api/v1/organizations/{org}/users/usr%00x")
+    assert r.status_code == 404 and err(r) == "not_found"
+    r = client.post("/api/v1/auth/token", json={"login": "vadmin\x00", "password": "x"})
+    assert r.status_code == 422
+    r = Api(client, "agk_\x00bcdef12345_tail").get("/api/v1/me")
+    assert r.status_code == 401 and err(r) == "invalid_credentials"

@@ -4,8 +4,11 @@ from __future__ import annotations
 import phonenumbers
 from marshmallow import Schema, ValidationError, fields, validate
 
+from application.shared.paging import MAX_PER_PAGE
 from domain.identity.roles import ORG_KINDS, ROLES
 from entrypoints.http.schemas import Strict
+
+MAX_PAGE = 1_000_000  # offsets stay far inside a 64-bit integer
 
 
 def validate_phone(value: str) -> None:
@@ -80,8 +83,12 @@ class PasswordResetConfirm(Strict):
 
 
 class RegistrationIn(Strict):
-    type = fields.String(required=True, validate=validate.OneOf(["individual", "company"]))
-    number = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    type = fields.String(required=True, validate=validate.OneOf(["individual", "company"]),
+                         metadata={"example": "company"})
+    number = fields.String(required=True, validate=validate.Length(min=1, max=40),
+                           metadata={"description": "individual: 18-character ID card number; company: "
+                                                    "18-character unified social credit code",
+                                     "example": "91310115MA1K3YJ12X"})
 
 
 class OrganizationIn(Strict):
@@ -113,22 +120,24 @@ class OrganizationOut(Schema):
 
 
 class OrganizationQuery(Strict):
-    page = fields.Integer(load_default=1)
-    per_page = fields.Integer(load_default=20)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
     kind = fields.String(validate=validate.OneOf(ORG_KINDS))
     name = fields.String(validate=validate.Length(max=100))
 
 
 class AdminIn(Strict):
-    login = fields.String(required=True, validate=validate.Length(min=3, max=64))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    phone = Phone(required=True)
-    email = fields.Email(load_default=None, allow_none=True)
-    password = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    login = fields.String(required=True, validate=validate.Length(min=3, max=64), metadata={"example": "zhangsan"})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={"example": "Zhang San"})
+    phone = Phone(required=True, metadata={"example": "13800138000"})
+    email = fields.Email(load_default=None, allow_none=True, metadata={"example": "zs@example.com"})
+    password = fields.String(required=True, validate=validate.Length(min=1, max=128),
+                             metadata={"description": "8-128 characters with letters and digits",
+                                       "example": "Zhang12345"})
 
 
 class SelfRegistration(Strict):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={"example": "Acme Ltd"})
     registration = fields.Nested(RegistrationIn, required=True)
     admin = fields.Nested(AdminIn, required=True)
 
@@ -170,8 +179,8 @@ class CreatedUserOut(UserOut):
 
 
 class UserQuery(Strict):
-    page = fields.Integer(load_default=1)
-    per_page = fields.Integer(load_default=20)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
     status = fields.String(validate=validate.OneOf(["active", "suspended", "cancelled", "deleted"]))
     role = fields.String(validate=validate.OneOf(sorted(ROLES)))
     department_id = fields.String()
@@ -207,6 +216,10 @@ class DepartmentOut(Schema):
     name = fields.String()
     parent_id = fields.String(allow_none=True)
     created_at = fields.AwareDateTime()
+
+
+class MembersChanged(Schema):
+    changed = fields.Integer(required=True, metadata={"description": "how many users were moved"})
 
 
 class MembersIn(Strict):
@@ -272,8 +285,8 @@ class AuditOut(Schema):
 
 
 class AuditQuery(Strict):
-    page = fields.Integer(load_default=1)
-    per_page = fields.Integer(load_default=20)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
     operation = fields.String(validate=validate.Length(max=100))
     actor_id = fields.String()
     since = fields.AwareDateTime(data_key="from")
@@ -289,8 +302,8 @@ class InboxOut(Schema):
 
 
 class InboxQuery(Strict):
-    page = fields.Integer(load_default=1)
-    per_page = fields.Integer(load_default=20)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
     unread = fields.Boolean(load_default=False)
 
 
@@ -299,3 +312,14 @@ class RoleOut(Schema):
     org_kinds = fields.List(fields.String())
     permissions = fields.List(fields.String())
     description = fields.String()
+
+
+def listed(item: type[Schema], name: str) -> type[Schema]:
+    """An unpaged ``{items: [...]}`` answer, for OpenAPI."""
+    return type(name, (Schema,), {"items": fields.List(fields.Nested(item), required=True)})
+
+
+RoleList = listed(RoleOut, "RoleList")
+DepartmentList = listed(DepartmentOut, "DepartmentList")
+ApiKeyList = listed(ApiKeyOut, "ApiKeyList")
+RelationList = listed(RelationOut, "RelationList")

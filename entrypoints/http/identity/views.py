@@ -7,6 +7,8 @@ from flask import Blueprint, jsonify, request
 
 from application.identity import ChallengeRequired, IdentityService
 from application.shared.access import Caller
+from domain.identity.roles import permissions_of
+from domain.shared.errors import Forbidden
 from entrypoints.http.api import body, doc, dump, dump_page, page_request, query
 from entrypoints.http.auth import authenticated, service
 from entrypoints.http.identity import schemas as s
@@ -28,7 +30,8 @@ def _ip() -> str | None:
 
 @bp.post("/auth/token")
 @doc(summary="Log in with login (user name or phone) and password; 202 asks for an SMS code",
-     tags=["auth"], body_schema=s.TokenRequest, response=s.TokenResponse, auth=False, errors=(401, 429))
+     tags=["auth"], body_schema=s.TokenRequest, response=s.TokenResponse, auth=False, errors=(401, 409, 429),
+     also={202: s.ChallengeResponse})
 def token() -> Any:
     data = body(s.TokenRequest)
     result = svc().login(data["login"], data["password"], data.get("challenge_id"), data.get("sms_code"), _ip())
@@ -74,12 +77,13 @@ def me(caller: Caller) -> Any:
 
 
 @bp.patch("/me")
-@doc(summary="Edit my own phone and e-mail", tags=["auth"], body_schema=s.MePatch, response=s.UserOut)
+@doc(summary="Edit my own phone and e-mail", tags=["auth"], body_schema=s.MePatch, response=s.UserOut,
+     errors=(409,))
 @authenticated
 def patch_me(caller: Caller) -> Any:
     data = body(s.MePatch)
     if caller.user_id is None:
-        return dump(s.UserOut, None)
+        raise Forbidden("an API key is no user: it has no phone or e-mail", code="permission_denied")
     return dump(s.UserOut, svc().update_user(caller, caller.org_id, caller.user_id, **data))
 
 
@@ -101,7 +105,7 @@ def read_message(caller: Caller, message_id: str) -> Any:
 
 
 @bp.get("/roles")
-@doc(summary="Platform-defined roles and their permissions", tags=T, response=s.RoleOut)
+@doc(summary="Platform-defined roles and their permissions", tags=T, response=s.RoleList)
 @authenticated
 def roles(caller: Caller) -> Any:
     return jsonify({"items": s.RoleOut(many=True).dump(IdentityService.roles())})
@@ -153,8 +157,8 @@ def register() -> Any:
     admin = data["admin"]
     org, user = svc().register_customer(data["name"], data["registration"], admin["login"], admin["name"],
                                         admin["phone"], admin["password"], admin.get("email"))
-    return dump(s.MeOut, {"user": user, "organization": org, "roles": list(user.roles), "permissions": [],
-                          "acting_for_org_id": None}, 201)
+    return dump(s.MeOut, {"user": user, "organization": org, "roles": list(user.roles),
+                          "permissions": sorted(permissions_of(user.roles)), "acting_for_org_id": None}, 201)
 
 
 # -- users -------------------------------------------------------------------------------
@@ -191,7 +195,7 @@ def get_user(caller: Caller, org_id: str, user_id: str) -> Any:
 
 @bp.patch("/organizations/<org_id>/users/<user_id>")
 @doc(summary="Edit a user (name, phone, e-mail, roles, department)", tags=T, body_schema=s.UserPatch,
-     response=s.UserOut)
+     response=s.UserOut, errors=(409,))
 @authenticated
 def patch_user(caller: Caller, org_id: str, user_id: str) -> Any:
     data = body(s.UserPatch)
@@ -199,7 +203,8 @@ def patch_user(caller: Caller, org_id: str, user_id: str) -> Any:
 
 
 @bp.delete("/organizations/<org_id>/users/<user_id>")
-@doc(summary="Delete a user (cannot log in any more; history stays)", tags=T, response=s.UserOut)
+@doc(summary="Delete a user (cannot log in any more; history stays)", tags=T, response=s.UserOut,
+     errors=(409,))
 @authenticated
 def delete_user(caller: Caller, org_id: str, user_id: str) -> Any:
     return dump(s.UserOut, svc().change_status(caller, org_id, user_id, "delete"))
@@ -242,7 +247,7 @@ def create_department(caller: Caller, org_id: str) -> Any:
 
 
 @bp.get("/organizations/<org_id>/departments")
-@doc(summary="The department tree, as a flat list with parent ids", tags=T, response=s.DepartmentOut)
+@doc(summary="The department tree, as a flat list with parent ids", tags=T, response=s.DepartmentList)
 @authenticated
 def list_departments(caller: Caller, org_id: str) -> Any:
     return jsonify({"items": s.DepartmentOut(many=True).dump(svc().list_departments(caller, org_id))})
@@ -267,7 +272,8 @@ def delete_department(caller: Caller, org_id: str, dep_id: str) -> Any:
 
 
 @bp.post("/organizations/<org_id>/departments/<dep_id>/members")
-@doc(summary="Add members in bulk (moves them from their department)", tags=T, body_schema=s.MembersIn)
+@doc(summary="Add members in bulk (moves them from their department)", tags=T, body_schema=s.MembersIn,
+     response=s.MembersChanged)
 @authenticated
 def add_members(caller: Caller, org_id: str, dep_id: str) -> Any:
     data = body(s.MembersIn)
@@ -275,7 +281,7 @@ def add_members(caller: Caller, org_id: str, dep_id: str) -> Any:
 
 
 @bp.post("/organizations/<org_id>/departments/<dep_id>/members/remove")
-@doc(summary="Remove members in bulk", tags=T, body_schema=s.MembersIn)
+@doc(summary="Remove members in bulk", tags=T, body_schema=s.MembersIn, response=s.MembersChanged)
 @authenticated
 def remove_members(caller: Caller, org_id: str, dep_id: str) -> Any:
     data = body(s.MembersIn)
@@ -284,7 +290,7 @@ def remove_members(caller: Caller, org_id: str, dep_id: str) -> Any:
 
 @bp.put("/organizations/<org_id>/departments/<dep_id>/position")
 @doc(summary="Make a member head or deputy head (or neither)", tags=T, body_schema=s.PositionIn,
-     response=s.UserOut)
+     response=s.UserOut, errors=(409,))
 @authenticated
 def set_position(caller: Caller, org_id: str, dep_id: str) -> Any:
     data = body(s.PositionIn)
@@ -295,7 +301,7 @@ def set_position(caller: Caller, org_id: str, dep_id: str) -> Any:
 
 @bp.post("/organizations/<org_id>/principals")
 @doc(summary="Agency invites a merchant as principal", tags=T, body_schema=s.PrincipalIn,
-     response=s.RelationOut, status=201)
+     response=s.RelationOut, status=201, errors=(409,))
 @authenticated
 def invite_principal(caller: Caller, org_id: str) -> Any:
     data = body(s.PrincipalIn)
@@ -303,7 +309,7 @@ def invite_principal(caller: Caller, org_id: str) -> Any:
 
 
 @bp.get("/organizations/<org_id>/principals")
-@doc(summary="An agency's principals", tags=T, query_schema=s.RelationQuery, response=s.RelationOut)
+@doc(summary="An agency's principals", tags=T, query_schema=s.RelationQuery, response=s.RelationList)
 @authenticated
 def list_principals(caller: Caller, org_id: str) -> Any:
     args = query(s.RelationQuery)
@@ -313,7 +319,7 @@ def list_principals(caller: Caller, org_id: str) -> Any:
 
 @bp.get("/organizations/<org_id>/agencies")
 @doc(summary="Agencies that invited or operate this merchant", tags=T, query_schema=s.RelationQuery,
-     response=s.RelationOut)
+     response=s.RelationList)
 @authenticated
 def list_agencies(caller: Caller, org_id: str) -> Any:
     args = query(s.RelationQuery)
@@ -323,7 +329,7 @@ def list_agencies(caller: Caller, org_id: str) -> Any:
 
 @bp.post("/organizations/<org_id>/providers")
 @doc(summary="Platform links a vendor to a provider that may deliver its products", tags=T,
-     body_schema=s.ProviderLinkIn, response=s.RelationOut, status=201)
+     body_schema=s.ProviderLinkIn, response=s.RelationOut, status=201, errors=(409,))
 @authenticated
 def link_provider(caller: Caller, org_id: str) -> Any:
     data = body(s.ProviderLinkIn)
@@ -331,7 +337,7 @@ def link_provider(caller: Caller, org_id: str) -> Any:
 
 
 @bp.get("/organizations/<org_id>/providers")
-@doc(summary="Providers linked to a vendor", tags=T, query_schema=s.RelationQuery, response=s.RelationOut)
+@doc(summary="Providers linked to a vendor", tags=T, query_schema=s.RelationQuery, response=s.RelationList)
 @authenticated
 def list_providers(caller: Caller, org_id: str) -> Any:
     args = query(s.RelationQuery)
@@ -340,14 +346,14 @@ def list_providers(caller: Caller, org_id: str) -> Any:
 
 
 @bp.post("/relations/<rel_id>/accept")
-@doc(summary="The invited merchant accepts an agency", tags=T, response=s.RelationOut)
+@doc(summary="The invited merchant accepts an agency", tags=T, response=s.RelationOut, errors=(409,))
 @authenticated
 def accept_relation(caller: Caller, rel_id: str) -> Any:
     return dump(s.RelationOut, svc().respond_relation(caller, rel_id, "accept"))
 
 
 @bp.post("/relations/<rel_id>/terminate")
-@doc(summary="Either side ends a relation", tags=T, response=s.RelationOut)
+@doc(summary="Either side ends a relation", tags=T, response=s.RelationOut, errors=(409,))
 @authenticated
 def terminate_relation(caller: Caller, rel_id: str) -> Any:
     return dump(s.RelationOut, svc().respond_relation(caller, rel_id, "terminate"))
@@ -368,7 +374,7 @@ def issue_key(caller: Caller, org_id: str) -> Any:
 
 
 @bp.get("/organizations/<org_id>/api-keys")
-@doc(summary="API keys (prefix only)", tags=T, response=s.ApiKeyOut)
+@doc(summary="API keys (prefix only)", tags=T, response=s.ApiKeyList)
 @authenticated
 def list_keys(caller: Caller, org_id: str) -> Any:
     return jsonify({"items": s.ApiKeyOut(many=True).dump(svc().list_api_keys(caller, org_id))})
