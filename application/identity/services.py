@@ -51,6 +51,7 @@ LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
 LOGIN_IP_MAX = 30
 LOGIN_IP_WINDOW = timedelta(minutes=1)
 API_KEY_PREFIX = "agk"
+REGISTRATIONS_PER_IP = 20
 API_KEY_PREFIX_RE = re.compile(r"[0-9a-f]{12}")  # secrets.token_hex(6)
 
 
@@ -169,12 +170,21 @@ class IdentityService:
         return org
 
     def register_customer(self, name: str, registration: dict[str, str], login: str, user_name: str,
-                          phone: str, password: str, email: str | None = None) -> tuple[Organization, User]:
+                          phone: str, password: str, email: str | None = None,
+                          ip: str | None = None) -> tuple[Organization, User]:
         """Public self-registration: a customer organisation and its first (admin) user."""
         now = self.clock.now()
         reg = Registration(**registration)
         check_password_strength(password, "admin.password")
         org = Organization.create(name, ["customer"], now, reg)
+        if ip:  # a public endpoint: at most REGISTRATIONS_PER_IP attempts an hour from one address
+            with self.uow_factory() as uow:
+                limiter = uow.repo(RateLimiter)
+                if limiter.count(f"register-ip:{ip}", now - timedelta(hours=1)) >= REGISTRATIONS_PER_IP:
+                    raise errors.LoginRateLimited("too many registrations from this address", retry_after=3600,
+                                                  code="registration_rate_limited")
+                limiter.hit(f"register-ip:{ip}", now)
+                uow.commit()
         with self.uow_factory() as uow:
             orgs, users = uow.repo(OrganizationRepository), uow.repo(UserRepository)
             if orgs.registration_taken(reg.type, reg.number):

@@ -353,3 +353,21 @@ def test_nul_characters_are_refused_not_crashing(client: Any, vendor: Tenant) ->
     assert r.status_code == 422
     r = Api(client, "agk_\x00bcdef12345_tail").get("/api/v1/me")
     assert r.status_code == 401 and err(r) == "invalid_credentials"
+
+
+def test_self_registration_is_rate_limited_per_address(client):
+    """A public endpoint: the 21st registration attempt in an hour from one address is refused."""
+    from application.identity.services import REGISTRATIONS_PER_IP
+
+    def attempt(i: int):
+        return client.post("/api/v1/registrations", json={
+            "name": f"Self {i}", "registration": {"type": "company", "number": f"91110000{i:010d}"},
+            "admin": {"login": f"self{i}", "name": "Self", "phone": f"+86139{i:08d}", "password": "Secret12345"}})
+
+    for i in range(REGISTRATIONS_PER_IP):
+        r = attempt(i)
+        assert r.status_code == 201, r.get_json()
+    r = attempt(REGISTRATIONS_PER_IP)
+    assert r.status_code == 429
+    assert r.get_json()["error"]["code"] == "registration_rate_limited"
+    assert r.headers["Retry-After"] == "3600"

@@ -151,12 +151,12 @@ def patch_org(caller: Caller, org_id: str) -> Any:
 
 @bp.post("/registrations")
 @doc(summary="Customer self-registration with its first admin user", tags=T, body_schema=s.SelfRegistration,
-     response=s.MeOut, status=201, auth=False, errors=(409, 422))
+     response=s.MeOut, status=201, auth=False, errors=(409, 422, 429))
 def register() -> Any:
     data = body(s.SelfRegistration)
     admin = data["admin"]
     org, user = svc().register_customer(data["name"], data["registration"], admin["login"], admin["name"],
-                                        admin["phone"], admin["password"], admin.get("email"))
+                                        admin["phone"], admin["password"], admin.get("email"), ip=_ip())
     return dump(s.MeOut, {"user": user, "organization": org, "roles": list(user.roles),
                           "permissions": sorted(permissions_of(user.roles)), "acting_for_org_id": None}, 201)
 
