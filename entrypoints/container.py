@@ -7,6 +7,7 @@ random source, a sync job queue).
 from __future__ import annotations
 
 import logging
+import random
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,15 @@ import injector
 from sqlalchemy.engine import Engine
 
 from adapters.notifications.console import ConsoleEmail, ConsoleSms
-from adapters.postgres import identity_repos, shared_repos
+from adapters.postgres import dispatch_repos, export_repos, identity_repos, shared_repos, wallet_repos, workflow_repos
 from adapters.postgres.uow import SqlUnitOfWorkFactory, make_engine
 from adapters.queue.inprocess import InProcessJobQueue
 from adapters.security.passwords import Argon2Hasher
 from adapters.security.tokens import JwtTokenIssuer
-from application import identity
+from application import identity, wallet, workflow
+from application.dispatch.api import DispatchApi, ProjectAdvancer
+from application.dispatch.services import Dispatcher
+from application.exports import ExportKinds, ExportStore
 from application.identity.ports import TokenIssuer
 from application.shared.clock import Clock
 from application.shared.jobs import JobQueue
@@ -27,13 +31,16 @@ from application.shared.notifications import EmailSender, SmsSender
 from application.shared.outbox import HandlerRegistry, OutboxRelay
 from application.shared.settings import Settings
 from application.shared.uow import UnitOfWorkFactory
+from application.wallet.payments import PaymentGateways
+from application.workflow import FileStorage, WorkflowProjectAdvancer
+from domain.dispatch.rng import RandomSource
 from domain.identity.ports import PasswordHasher
 from entrypoints.metrics import PrometheusOutboxMetrics
 
 log = logging.getLogger("agora")
 
-REPOSITORY_MODULES = [shared_repos, identity_repos]
-SUBSCRIBERS = [identity.subscribe]
+REPOSITORY_MODULES = [shared_repos, identity_repos, dispatch_repos, workflow_repos, wallet_repos, export_repos]
+SUBSCRIBERS = [identity.subscribe, workflow.subscribe, wallet.subscribe]
 
 
 def _sqlite_dir(url: str) -> None:
@@ -47,6 +54,9 @@ class CoreModule(injector.Module):
 
     def configure(self, binder: injector.Binder) -> None:
         binder.bind(Settings, to=self.settings)
+        binder.bind(DispatchApi, to=Dispatcher)
+        binder.bind(ProjectAdvancer, to=WorkflowProjectAdvancer)
+        binder.bind(RandomSource, to=injector.InstanceProvider(random.SystemRandom()))
 
     @injector.singleton
     @injector.provider
@@ -121,6 +131,13 @@ class CoreModule(injector.Module):
 
     @injector.singleton
     @injector.provider
+    def file_storage(self) -> FileStorage:
+        from adapters.storage.local import LocalFileStorage
+
+        return LocalFileStorage(self.settings.storage_dir)
+
+    @injector.singleton
+    @injector.provider
     def hasher(self) -> PasswordHasher:
         return Argon2Hasher()
 
@@ -128,6 +145,40 @@ class CoreModule(injector.Module):
     @injector.provider
     def tokens(self) -> TokenIssuer:
         return JwtTokenIssuer(self.settings.secret_key, self.settings.token_ttl_seconds)
+
+    @injector.singleton
+    @injector.provider
+    def export_kinds(self) -> ExportKinds:
+        """Export kinds of every module (api.md "Long work")."""
+        from application.identity.exports import AuditLogExport
+        from application.wallet.exports import WalletEntriesExport
+
+        kinds = ExportKinds()
+        kinds.register("audit_log", AuditLogExport)
+        kinds.register("wallet_entries", WalletEntriesExport)
+        workflow.register_exports(kinds)
+        return kinds
+
+    @injector.singleton
+    @injector.provider
+    def export_store(self) -> ExportStore:
+        from adapters.files.export_store import LocalExportStore
+
+        return LocalExportStore(self.settings.storage_dir)
+
+    @injector.singleton
+    @injector.provider
+    def payment_gateways(self, engine: Engine, clock: Clock, inj: injector.Injector) -> PaymentGateways:
+        """The sandbox channel always (embedded default); Alipay when configured."""
+        from adapters.payment.sandbox import SandboxGateway
+
+        gateways: dict[str, Any] = {
+            "sandbox": SandboxGateway.from_settings(engine, self.settings, jobs=inj.get(JobQueue), clock=clock)}
+        if self.settings.payment == "alipay" or self.settings.alipay_app_id:
+            from adapters.payment.alipay import AlipayGateway
+
+            gateways["alipay"] = AlipayGateway.from_settings(self.settings)
+        return PaymentGateways(gateways)
 
 
 def build_container(settings: Settings | None = None, *overrides: injector.Module) -> injector.Injector:

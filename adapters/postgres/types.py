@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Text
+from sqlalchemy import BigInteger, DateTime, Numeric, Text
 from sqlalchemy.types import TypeDecorator
 
 
@@ -39,6 +40,8 @@ class TagList(TypeDecorator[tuple[str, ...]]):
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
         if value is None:
             return None
+        if isinstance(value, str):  # a LIKE pattern compared with the column (tag_pattern), not a list
+            return value
         return "," + ",".join(sorted(value)) + "," if value else ","
 
     def process_result_value(self, value: str | None, dialect: Any) -> tuple[str, ...] | None:
@@ -49,3 +52,34 @@ class TagList(TypeDecorator[tuple[str, ...]]):
 
 def tag_pattern(tag: str) -> str:
     return f"%,{tag},%"
+
+
+class Money(TypeDecorator[Decimal]):
+    """Exact money on both databases: NUMERIC(18, 2) on PostgreSQL, integer cents on SQLite
+    (whose NUMERIC is a float). Sums and comparisons in SQL stay exact either way."""
+
+    impl = Numeric(18, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(18, 2))
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        amount = Decimal(value)
+        if dialect.name == "sqlite":
+            return int((amount * 100).to_integral_value())
+        return amount
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return (Decimal(int(value)) / 100).quantize(_CENT)
+        return Decimal(value).quantize(_CENT)
+
+
+_CENT = Decimal("0.01")

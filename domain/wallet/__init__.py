@@ -1,1 +1,1 @@
-"""Wallet domain module."""
+"""Wallet domain: a double-entry ledger and the wallet aggregate (spec wallet.md)."""

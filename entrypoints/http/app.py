@@ -12,6 +12,7 @@ from flask import Flask, Response, g, request
 from application.shared.settings import Settings
 from entrypoints.container import build_container
 from entrypoints.http import errors
+from entrypoints.http.api import reject_nul_in_path
 from entrypoints.metrics import http_latency, http_requests
 
 log = logging.getLogger("agora.http")
@@ -29,15 +30,20 @@ def create_app(settings: Settings | None = None, *overrides: injector.Module,
     app.extensions["settings"] = settings
 
     from entrypoints.http import system
+    from entrypoints.http.dispatch.views import bp as dispatch_bp
+    from entrypoints.http.exports import bp as exports_bp
     from entrypoints.http.identity.views import bp as identity_bp
+    from entrypoints.http.wallet.views import bp as wallet_bp
+    from entrypoints.http.workflow.views import bp as workflow_bp
 
-    for blueprint in (system.bp, identity_bp):
+    for blueprint in (system.bp, identity_bp, dispatch_bp, workflow_bp, wallet_bp, exports_bp):
         app.register_blueprint(blueprint)
     if settings.payment == "sandbox":  # the fake gateway's pay page: never with a real gateway
         from entrypoints.http.sandbox import bp as sandbox_bp
 
         app.register_blueprint(sandbox_bp)
     errors.register(app)
+    app.url_value_preprocessor(reject_nul_in_path)  # every module: an id with a NUL names nothing
 
     @app.before_request
     def _start() -> None:

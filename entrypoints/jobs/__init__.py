@@ -71,7 +71,11 @@ def run(job_name: str, kwargs: dict[str, Any]) -> Any:
 def _load_job_modules() -> None:
     from entrypoints.jobs import (
         core,  # noqa: F401 - registers jobs on import
+        dispatch,  # noqa: F401
+        exports,  # noqa: F401
         sandbox,  # noqa: F401
+        wallet,  # noqa: F401
+        workflow,  # noqa: F401
     )
 
 

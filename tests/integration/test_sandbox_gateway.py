@@ -528,7 +528,8 @@ def test_the_pay_page_is_404_when_no_sandbox_gateway_is_bound(engine: Any, setti
     def bind(binder: injector.Binder) -> None:
         binder.bind(PaymentGateways, to=PaymentGateways({}))
 
-    for modules in ([bind], []):  # no sandbox channel; no PaymentGateways binding at all
+    # the container always binds PaymentGateways (sandbox included); this override has none
+    for modules in ([bind],):
         bare = create_app(settings, container=build_container(settings, *modules)).test_client()
         r = bare.get("/sandbox/pay/sbx_x")
         assert (r.status_code, r.get_json()["error"]["code"]) == (404, "not_found")

@@ -1,0 +1,508 @@
+"""Wallet repositories on SQLAlchemy Core: few round trips on the charge path.
+
+A charge costs: one ``SELECT ... FOR UPDATE`` of the wallet rows (plus one select of
+live coupon grants when the wallet has any), one insert of the entry (``ON CONFLICT
+DO NOTHING`` on its unique key: a replay costs nothing more), one multi-row insert of
+its postings, one of its statement lines, one update per changed wallet.
+"""
+from __future__ import annotations
+
+import json
+from collections import namedtuple
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from adapters.postgres import tables as t
+from adapters.postgres.shared_repos import for_update
+from domain.wallet.ledger import ZERO, Account, Breakdown, JournalEntry, Posting
+from domain.wallet.model import (
+    CouponGrant,
+    Figures,
+    Hold,
+    Recharge,
+    StatementLine,
+    Wallet,
+    Withdrawal,
+    WithholdingAgreement,
+)
+from domain.wallet.ports import (
+    AgreementRepository,
+    ConsumptionRow,
+    HoldRepository,
+    LedgerRepository,
+    LineFilter,
+    RechargeRepository,
+    WalletRepository,
+    WithdrawalRepository,
+)
+
+W = t.wallets.c
+G = t.wallet_coupon_grants.c
+
+
+def _insert_ignoring(conn: Connection, table: Any, values: dict[str, Any], key: list[str]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING on both databases; True if the row was inserted."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = (dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=key)
+            .returning(table.c[key[0]]))  # rowcount of an INSERT is not reliable across drivers
+    return conn.execute(stmt).first() is not None
+
+
+def _grant(r: Any) -> CouponGrant:
+    return CouponGrant(id=r.id, org_id=r.org_id, kind=r.kind, amount=r.amount, remaining=r.remaining,
+                       expires_at=r.expires_at, granted_by=r.granted_by, created_at=r.created_at,
+                       lapsed_at=r.lapsed_at)
+
+
+def _figures(wallet: Wallet) -> dict[str, Any]:
+    """The cached columns of a wallet row."""
+    return dict(
+        cash=wallet.cash, credit_limit=wallet.credit_limit, credit_used=wallet.credit_used, held=wallet.held,
+        deposit_due=wallet.deposit_due, deposit_paid=wallet.deposit_paid,
+        coupons_normal=sum((g.remaining for g in wallet.grants if g.kind == "normal"), ZERO),
+        coupons_traffic=sum((g.remaining for g in wallet.grants if g.kind == "traffic"), ZERO),
+        daily_budget=wallet.daily_budget, spent_day=wallet.spent_day, spent_today=wallet.spent_today,
+        low_balance_threshold=wallet.low_balance_threshold, low_balance_alerted=wallet.low_balance_alerted,
+        withholding_active=wallet.withholding_active, version=wallet.version, updated_at=datetime.now(UTC))
+
+
+_LOCK_COLUMNS = [c.name for c in t.wallets.columns if c.name != "updated_at"]
+_LockRow = namedtuple("_LockRow", _LOCK_COLUMNS)  # type: ignore[misc]
+# one statement locks every wallet of a command, in sorted order (PostgreSQL applies row
+# locks in the order the sorted rows come out: no two transactions wait in a cycle)
+_PG_LOCK = f"SELECT {', '.join(_LOCK_COLUMNS)} FROM wallets WHERE org_id = ANY(%s) ORDER BY org_id FOR UPDATE"
+_PG_LOCK_ONE = f"SELECT {', '.join(_LOCK_COLUMNS)} FROM wallets WHERE org_id = %s FOR UPDATE"
+
+
+def _driver(conn: Connection) -> Any:
+    """The psycopg connection under SQLAlchemy's, in the same transaction (hot path only)."""
+    return conn.connection.dbapi_connection
+
+
+class SqlWallets(WalletRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pg = conn.dialect.name == "postgresql"
+
+    @staticmethod
+    def _wallet(r: Any) -> Wallet:
+        return Wallet(org_id=r.org_id, created_at=r.created_at.astimezone(UTC), cash=r.cash,
+                      credit_limit=r.credit_limit, credit_used=r.credit_used, held=r.held, deposit_due=r.deposit_due,
+                      deposit_paid=r.deposit_paid, daily_budget=r.daily_budget, spent_day=r.spent_day,
+                      spent_today=r.spent_today, low_balance_threshold=r.low_balance_threshold,
+                      low_balance_alerted=r.low_balance_alerted, withholding_active=r.withholding_active,
+                      version=r.version)
+
+    def _with_grants(self, rows: Sequence[Any]) -> dict[str, Wallet]:
+        wallets = {r.org_id: self._wallet(r) for r in rows}
+        with_coupons = [r.org_id for r in rows if r.coupons_normal > 0 or r.coupons_traffic > 0]
+        if with_coupons:
+            grants = self.conn.execute(select(t.wallet_coupon_grants).where(
+                G.org_id.in_(with_coupons), G.remaining > 0))
+            for g in grants:
+                wallets[g.org_id].grants.append(_grant(g))
+        return wallets
+
+    def lock(self, org_ids: Sequence[str]) -> dict[str, Wallet]:
+        ids = sorted(set(org_ids))
+        if self.pg:  # the hot path: one prepared statement on the driver, no statement building
+            with _driver(self.conn).cursor() as cur:
+                cur.execute(_PG_LOCK_ONE if len(ids) == 1 else _PG_LOCK, (ids[0] if len(ids) == 1 else ids,))
+                rows = [_LockRow(*r) for r in cur.fetchall()]
+            return self._with_grants(rows)
+        stmt = select(t.wallets).where(W.org_id.in_(ids)).order_by(W.org_id)
+        return self._with_grants(self.conn.execute(for_update(stmt, self.conn)).all())
+
+    def get(self, org_id: str) -> Wallet | None:
+        rows = self.conn.execute(select(t.wallets).where(W.org_id == org_id)).all()
+        return self._with_grants(rows).get(org_id)
+
+    def create(self, org_id: str, now: datetime) -> None:
+        _insert_ignoring(self.conn, t.wallets, dict(
+            org_id=org_id, cash=ZERO, credit_limit=ZERO, credit_used=ZERO, held=ZERO, deposit_due=ZERO,
+            deposit_paid=ZERO, coupons_normal=ZERO, coupons_traffic=ZERO, daily_budget=None, spent_day=None,
+            spent_today=ZERO, low_balance_threshold=None, low_balance_alerted=False, withholding_active=False,
+            version=0, created_at=now, updated_at=now), ["org_id"])
+
+    def save(self, wallet: Wallet) -> None:
+        self.conn.execute(update(t.wallets).where(W.org_id == wallet.org_id).values(**_figures(wallet)))
+        self.save_grants(wallet)
+
+    def save_grants(self, wallet: Wallet) -> None:
+        for grant in wallet.dirty_grants.values():
+            done = self.conn.execute(update(t.wallet_coupon_grants).where(G.id == grant.id).values(
+                remaining=grant.remaining, lapsed_at=grant.lapsed_at)).rowcount
+            if not done:
+                self.conn.execute(insert(t.wallet_coupon_grants).values(
+                    id=grant.id, org_id=grant.org_id, kind=grant.kind, amount=grant.amount,
+                    remaining=grant.remaining, expires_at=grant.expires_at, granted_by=grant.granted_by,
+                    created_at=grant.created_at, lapsed_at=grant.lapsed_at))
+
+    def grants(self, org_id: str, *, include_spent: bool, offset: int, limit: int) -> list[CouponGrant]:
+        conds = [G.org_id == org_id]
+        if not include_spent:
+            conds.append(G.remaining > 0)
+        rows = self.conn.execute(select(t.wallet_coupon_grants).where(*conds)
+                                 .order_by(G.expires_at, G.created_at, G.id).offset(offset).limit(limit))
+        return [_grant(r) for r in rows]
+
+    def expired_grants(self, now: datetime, limit: int) -> list[CouponGrant]:
+        rows = self.conn.execute(select(t.wallet_coupon_grants).where(G.remaining > 0, G.expires_at <= now)
+                                 .order_by(G.expires_at, G.id).limit(limit))
+        return [_grant(r) for r in rows]
+
+    def with_threshold(self, after_org_id: str | None, limit: int) -> list[str]:
+        conds = [W.low_balance_threshold.is_not(None)]
+        if after_org_id is not None:
+            conds.append(W.org_id > after_org_id)
+        return list(self.conn.execute(select(W.org_id).where(*conds).order_by(W.org_id).limit(limit)).scalars())
+
+
+L = t.wallet_lines.c
+E = t.ledger_entries.c
+P = t.ledger_postings.c
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"))
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, (Decimal, date)):  # datetime is a date
+        return value.isoformat() if isinstance(value, date) else str(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+_POSTING_COLS = ", ".join(c.name for c in t.ledger_postings.columns)
+_WALLET_SETS = ", ".join(f"{c.name} = r.{c.name}" for c in t.wallets.columns
+                         if c.name not in ("org_id", "created_at"))
+_PG_ADD = f"""WITH e AS (
+  INSERT INTO ledger_entries SELECT * FROM json_populate_record(NULL::ledger_entries, %s::json)
+  ON CONFLICT (unique_key) DO NOTHING RETURNING id
+), p AS (
+  INSERT INTO ledger_postings ({_POSTING_COLS})
+  SELECT {", ".join("r." + c for c in _POSTING_COLS.split(", "))}
+  FROM e, json_populate_recordset(NULL::ledger_postings, %s::json) AS r
+), l AS (
+  INSERT INTO wallet_lines SELECT r.* FROM e, json_populate_recordset(NULL::wallet_lines, %s::json) AS r
+), w AS (
+  UPDATE wallets SET {_WALLET_SETS}
+  FROM e, json_populate_recordset(NULL::wallets, %s::json) AS r
+  WHERE wallets.org_id = ANY(%s) AND wallets.org_id = r.org_id  -- ANY: the primary key, not a scan
+)
+SELECT id FROM e"""
+
+
+class SqlLedger(LedgerRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, entry: JournalEntry, lines: Sequence[StatementLine], wallets: Sequence[Wallet] = ()) -> bool:
+        if self.conn.dialect.name == "postgresql":
+            return self._add_pg(entry, lines, wallets)
+        values = self._entry_values(entry)
+        if entry.unique_key is not None:
+            if not _insert_ignoring(self.conn, t.ledger_entries, values, ["unique_key"]):
+                return False
+        else:
+            self.conn.execute(insert(t.ledger_entries).values(**values))
+        self.conn.execute(insert(t.ledger_postings), self._posting_values(entry))
+        if lines:
+            self.conn.execute(insert(t.wallet_lines), [self._line_values(ln) for ln in lines])
+        for wallet in wallets:
+            self.conn.execute(update(t.wallets).where(W.org_id == wallet.org_id).values(**_figures(wallet)))
+        return True
+
+    @staticmethod
+    def _posting_values(entry: JournalEntry) -> list[dict[str, Any]]:
+        return [dict(entry_id=entry.id, n=n, owner=p.account.owner, account=p.account.name,
+                     grant_id=p.account.grant_id or None, amount=p.amount, created_at=entry.created_at)
+                for n, p in enumerate(entry.postings)]
+
+    @staticmethod
+    def _entry_values(entry: JournalEntry) -> dict[str, Any]:
+        return dict(id=entry.id, type=entry.type, org_id=entry.org_id, created_at=entry.created_at,
+                    amount=entry.amount, reference=entry.reference, unique_key=entry.unique_key, note=entry.note,
+                    actor_id=entry.actor_id, counterparty_org_id=entry.counterparty_org_id,
+                    details=dict(entry.details))
+
+    def _add_pg(self, entry: JournalEntry, lines: Sequence[StatementLine], wallets: Sequence[Wallet]) -> bool:
+        """One prepared statement whatever the entry's shape: the entry (``ON CONFLICT DO
+        NOTHING`` on its unique key), then its postings, lines and wallet figures — each
+        written only if the entry was. Rows travel as JSON records."""
+        postings = self._posting_values(entry)
+        figures = [{"org_id": w.org_id, **_figures(w)} for w in wallets]
+        params = (_json(self._entry_values(entry)), _json(postings), _json([self._line_values(ln) for ln in lines]),
+                  _json(figures), [w.org_id for w in wallets])
+        with _driver(self.conn).cursor() as cur:
+            cur.execute(_PG_ADD, params)
+            return cur.fetchone() is not None
+
+    @staticmethod
+    def _line_values(ln: StatementLine) -> dict[str, Any]:
+        a, b = ln.after, ln.breakdown
+        return dict(org_id=ln.org_id, seq=ln.seq, entry_id=ln.entry_id, type=ln.type, created_at=ln.created_at,
+                    local_day=ln.local_day, amount=ln.amount, cash=b.cash, normal_coupon=b.normal_coupon,
+                    traffic_coupon=b.traffic_coupon, post_pay=b.post_pay, after_cash=a.cash,
+                    after_coupons_normal=a.coupons_normal, after_coupons_traffic=a.coupons_traffic,
+                    after_credit_limit=a.credit_limit, after_credit_used=a.credit_used, after_held=a.held,
+                    after_deposit_due=a.deposit_due, after_deposit_paid=a.deposit_paid, reference=ln.reference,
+                    counterparty_org_id=ln.counterparty_org_id, note=ln.note, details=dict(ln.details))
+
+    @staticmethod
+    def _line(r: Any) -> StatementLine:
+        return StatementLine(
+            entry_id=r.entry_id, org_id=r.org_id, seq=r.seq, type=r.type, created_at=r.created_at,
+            local_day=r.local_day, amount=r.amount,
+            breakdown=Breakdown(cash=r.cash, normal_coupon=r.normal_coupon, traffic_coupon=r.traffic_coupon,
+                                post_pay=r.post_pay),
+            after=Figures(cash=r.after_cash, coupons_normal=r.after_coupons_normal,
+                          coupons_traffic=r.after_coupons_traffic, credit_limit=r.after_credit_limit,
+                          credit_used=r.after_credit_used, held=r.after_held, deposit_due=r.after_deposit_due,
+                          deposit_paid=r.after_deposit_paid),
+            reference=r.reference, counterparty_org_id=r.counterparty_org_id, note=r.note,
+            details=tuple(sorted((r.details or {}).items())))
+
+    def _entry(self, r: Any) -> JournalEntry:
+        postings = self.conn.execute(select(t.ledger_postings).where(P.entry_id == r.id).order_by(P.n))
+        return JournalEntry(
+            id=r.id, type=r.type, org_id=r.org_id, created_at=r.created_at,
+            postings=tuple(Posting(Account(p.owner, p.account, p.grant_id or ""), p.amount) for p in postings),
+            amount=r.amount, reference=r.reference, unique_key=r.unique_key, note=r.note, actor_id=r.actor_id,
+            counterparty_org_id=r.counterparty_org_id, details=tuple(sorted((r.details or {}).items())))
+
+    def get(self, entry_id: str) -> JournalEntry | None:
+        r = self.conn.execute(select(t.ledger_entries).where(E.id == entry_id)).first()
+        return self._entry(r) if r else None
+
+    def by_unique_key(self, key: str) -> JournalEntry | None:
+        r = self.conn.execute(select(t.ledger_entries).where(E.unique_key == key)).first()
+        return self._entry(r) if r else None
+
+    def line(self, org_id: str, entry_id: str) -> StatementLine | None:
+        r = self.conn.execute(select(t.wallet_lines).where(L.org_id == org_id, L.entry_id == entry_id)).first()
+        return self._line(r) if r else None
+
+    def lines(self, org_id: str, flt: LineFilter, offset: int, limit: int) -> tuple[list[StatementLine], int]:
+        conds: list[Any] = [L.org_id == org_id]
+        if flt.type:
+            conds.append(L.type == flt.type)
+        if flt.since:
+            conds.append(L.created_at >= flt.since)
+        if flt.until:
+            conds.append(L.created_at < flt.until)
+        if flt.reference:
+            conds.append(L.reference == flt.reference)
+        total = self.conn.execute(select(func.count()).select_from(t.wallet_lines).where(*conds)).scalar_one()
+        rows = self.conn.execute(select(t.wallet_lines).where(*conds).order_by(L.seq.desc())
+                                 .offset(offset).limit(limit))
+        return [self._line(r) for r in rows], total
+
+    def consumption(self, org_id: str, granularity: str, from_day: str, to_day: str) -> list[ConsumptionRow]:
+        period = L.local_day if granularity == "day" else func.substr(L.local_day, 1, 7)
+        stmt = (select(period.label("period"), func.sum(L.cash).label("cash"),
+                       func.sum(L.normal_coupon).label("normal_coupon"),
+                       func.sum(L.traffic_coupon).label("traffic_coupon"), func.sum(L.post_pay).label("post_pay"),
+                       func.count().label("n"))
+                .where(L.org_id == org_id, L.type.in_(("charge", "capture")), L.amount < 0,
+                       L.local_day >= from_day, L.local_day <= to_day)
+                .group_by(period).order_by(period))
+        out = []
+        for r in self.conn.execute(stmt):
+            cash, normal, traffic, post = (r.cash or ZERO, r.normal_coupon or ZERO, r.traffic_coupon or ZERO,
+                                           r.post_pay or ZERO)
+            out.append(ConsumptionRow(period=r.period, amount=cash + normal + traffic + post, cash=cash,
+                                      normal_coupon=normal, traffic_coupon=traffic, post_pay=post, count=r.n))
+        return out
+
+    def balances_at(self, org_id: str, at: datetime) -> dict[Account, Decimal]:
+        rows = self.conn.execute(select(P.account, P.grant_id, func.sum(P.amount).label("total"))
+                                 .where(P.owner == org_id, P.created_at <= at).group_by(P.account, P.grant_id))
+        return {Account(org_id, r.account, r.grant_id or ""): r.total for r in rows}
+
+    def total(self) -> Decimal:
+        value = self.conn.execute(select(func.sum(P.amount))).scalar_one()
+        return value if value is not None else ZERO
+
+    def unbalanced_entries(self, limit: int) -> list[str]:
+        rows = self.conn.execute(select(P.entry_id).group_by(P.entry_id)
+                                 .having(func.sum(P.amount) != 0).limit(limit))
+        return list(rows.scalars())
+
+    def allocated_net(self, agency_org_id: str, principal_org_id: str) -> Decimal:
+        value = self.conn.execute(select(func.sum(L.amount)).where(
+            L.org_id == agency_org_id, L.type == "allocation", L.counterparty_org_id == principal_org_id)
+        ).scalar_one()
+        return -value if value is not None else ZERO
+
+
+H = t.wallet_holds.c
+
+
+class SqlHolds(HoldRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    @staticmethod
+    def _hold(r: Any) -> Hold:
+        return Hold(id=r.id, org_id=r.org_id, reference=r.reference, amount=r.amount, expires_at=r.expires_at,
+                    created_at=r.created_at, status=r.status, coupon_kind=r.coupon_kind, captured=r.captured,
+                    settled_at=r.settled_at, entry_id=r.entry_id, settle_entry_id=r.settle_entry_id)
+
+    def add(self, hold: Hold) -> None:
+        self.conn.execute(insert(t.wallet_holds).values(
+            id=hold.id, org_id=hold.org_id, reference=hold.reference, amount=hold.amount,
+            coupon_kind=hold.coupon_kind, expires_at=hold.expires_at, created_at=hold.created_at,
+            status=hold.status, captured=hold.captured, settled_at=hold.settled_at, entry_id=hold.entry_id,
+            settle_entry_id=hold.settle_entry_id))
+
+    def get(self, hold_id: str) -> Hold | None:
+        r = self.conn.execute(select(t.wallet_holds).where(H.id == hold_id)).first()
+        return self._hold(r) if r else None
+
+    def by_reference(self, org_id: str, reference: str) -> Hold | None:
+        r = self.conn.execute(select(t.wallet_holds).where(H.org_id == org_id, H.reference == reference)).first()
+        return self._hold(r) if r else None
+
+    def save(self, hold: Hold) -> None:
+        self.conn.execute(update(t.wallet_holds).where(H.id == hold.id).values(
+            status=hold.status, captured=hold.captured, settled_at=hold.settled_at,
+            settle_entry_id=hold.settle_entry_id))
+
+    def expired(self, now: datetime, limit: int) -> list[Hold]:
+        rows = self.conn.execute(select(t.wallet_holds).where(H.status == "active", H.expires_at <= now)
+                                 .order_by(H.expires_at, H.id).limit(limit))
+        return [self._hold(r) for r in rows]
+
+    def list(self, org_id: str, status: str | None, offset: int, limit: int) -> tuple[list[Hold], int]:
+        conds: list[Any] = [H.org_id == org_id]
+        if status:
+            conds.append(H.status == status)
+        total = self.conn.execute(select(func.count()).select_from(t.wallet_holds).where(*conds)).scalar_one()
+        rows = self.conn.execute(select(t.wallet_holds).where(*conds).order_by(H.created_at.desc(), H.id.desc())
+                                 .offset(offset).limit(limit))
+        return [self._hold(r) for r in rows], total
+
+
+R = t.wallet_recharges.c
+
+
+class SqlRecharges(RechargeRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    @staticmethod
+    def _recharge(r: Any) -> Recharge:
+        return Recharge(**r._mapping)
+
+    def add(self, recharge: Recharge) -> None:
+        self.conn.execute(insert(t.wallet_recharges).values(**recharge.__dict__))
+
+    def get(self, recharge_id: str) -> Recharge | None:
+        r = self.conn.execute(select(t.wallet_recharges).where(R.id == recharge_id)).first()
+        return self._recharge(r) if r else None
+
+    def save(self, recharge: Recharge) -> None:
+        values = dict(recharge.__dict__)
+        values.pop("id")
+        self.conn.execute(update(t.wallet_recharges).where(R.id == recharge.id).values(**values))
+
+    def pending_before(self, cutoff: datetime, limit: int) -> list[Recharge]:
+        rows = self.conn.execute(select(t.wallet_recharges).where(
+            R.status == "pending", R.channel != "offline", R.created_at < cutoff)
+            .order_by(R.created_at, R.id).limit(limit))
+        return [self._recharge(r) for r in rows]
+
+    def refundable(self, org_id: str, amount: Decimal) -> Recharge | None:
+        r = self.conn.execute(select(t.wallet_recharges).where(
+            R.org_id == org_id, R.status == "paid", R.channel != "offline", R.amount - R.refunded >= amount)
+            .order_by(R.created_at.desc(), R.id.desc()).limit(1)).first()
+        return self._recharge(r) if r else None
+
+    def list(self, org_id: str, status: str | None, offset: int, limit: int) -> tuple[list[Recharge], int]:
+        conds: list[Any] = [R.org_id == org_id]
+        if status:
+            conds.append(R.status == status)
+        total = self.conn.execute(select(func.count()).select_from(t.wallet_recharges).where(*conds)).scalar_one()
+        rows = self.conn.execute(select(t.wallet_recharges).where(*conds)
+                                 .order_by(R.created_at.desc(), R.id.desc()).offset(offset).limit(limit))
+        return [self._recharge(r) for r in rows], total
+
+
+D = t.wallet_withdrawals.c
+
+
+class SqlWithdrawals(WithdrawalRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, withdrawal: Withdrawal) -> None:
+        self.conn.execute(insert(t.wallet_withdrawals).values(**withdrawal.__dict__))
+
+    def get(self, withdrawal_id: str) -> Withdrawal | None:
+        r = self.conn.execute(select(t.wallet_withdrawals).where(D.id == withdrawal_id)).first()
+        return Withdrawal(**r._mapping) if r else None
+
+    def save(self, withdrawal: Withdrawal) -> None:
+        values = dict(withdrawal.__dict__)
+        values.pop("id")
+        self.conn.execute(update(t.wallet_withdrawals).where(D.id == withdrawal.id).values(**values))
+
+    def pending_before(self, cutoff: datetime, limit: int) -> list[Withdrawal]:
+        rows = self.conn.execute(select(t.wallet_withdrawals).where(D.status == "pending", D.created_at < cutoff)
+                                 .order_by(D.created_at, D.id).limit(limit))
+        return [Withdrawal(**r._mapping) for r in rows]
+
+    def list(self, org_id: str, offset: int, limit: int) -> tuple[list[Withdrawal], int]:
+        total = self.conn.execute(select(func.count()).select_from(t.wallet_withdrawals)
+                                  .where(D.org_id == org_id)).scalar_one()
+        rows = self.conn.execute(select(t.wallet_withdrawals).where(D.org_id == org_id)
+                                 .order_by(D.created_at.desc(), D.id.desc()).offset(offset).limit(limit))
+        return [Withdrawal(**r._mapping) for r in rows], total
+
+
+A = t.withholding_agreements.c
+
+
+class SqlAgreements(AgreementRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, agreement: WithholdingAgreement) -> None:
+        self.conn.execute(insert(t.withholding_agreements).values(**agreement.__dict__))
+
+    def get(self, agreement_id: str) -> WithholdingAgreement | None:
+        r = self.conn.execute(select(t.withholding_agreements).where(A.id == agreement_id)).first()
+        return WithholdingAgreement(**r._mapping) if r else None
+
+    def save(self, agreement: WithholdingAgreement) -> None:
+        values = dict(agreement.__dict__)
+        values.pop("id")
+        self.conn.execute(update(t.withholding_agreements).where(A.id == agreement.id).values(**values))
+
+    def current(self, org_id: str) -> WithholdingAgreement | None:
+        r = self.conn.execute(select(t.withholding_agreements).where(
+            A.org_id == org_id, or_(A.status == "pending", A.status == "active"))
+            .order_by(A.created_at.desc()).limit(1)).first()
+        return WithholdingAgreement(**r._mapping) if r else None
+
+    def list(self, org_id: str) -> list[WithholdingAgreement]:
+        rows = self.conn.execute(select(t.withholding_agreements).where(A.org_id == org_id)
+                                 .order_by(A.created_at.desc(), A.id.desc()))
+        return [WithholdingAgreement(**r._mapping) for r in rows]
+
+
+REPOSITORIES: dict[type, type] = {
+    WalletRepository: SqlWallets,
+    LedgerRepository: SqlLedger,
+    HoldRepository: SqlHolds,
+    RechargeRepository: SqlRecharges,
+    WithdrawalRepository: SqlWithdrawals,
+    AgreementRepository: SqlAgreements,
+}

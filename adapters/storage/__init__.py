@@ -1,0 +1,1 @@
+"""File storage adapters: local disk (the embedded default)."""

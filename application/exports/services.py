@@ -1,0 +1,219 @@
+"""Export jobs: a request row, a background job that writes the file, a download.
+
+Modules register export *kinds* (``audit_log``, ``wallet_entries``, ``projects`` ...):
+an ``ExportSource`` checks the caller may export and yields a header and rows inside a
+unit of work. The service never loads everything in memory: rows stream into the
+writer.
+"""
+from __future__ import annotations
+
+import abc
+import csv
+import dataclasses
+import io
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from injector import Injector, inject
+
+from application.shared.access import Caller
+from application.shared.audit import record
+from application.shared.clock import Clock
+from application.shared.jobs import JobQueue
+from application.shared.paging import Page, PageRequest
+from application.shared.uow import UnitOfWork, UnitOfWorkFactory
+from domain.shared.errors import NotFound, ValidationFailed
+from domain.shared.ids import new_id
+
+FORMATS = ("csv", "xlsx")
+MAX_ROWS = 1_000_000
+
+
+@dataclasses.dataclass
+class ExportJob:
+    id: str
+    org_id: str
+    requested_by: str | None
+    kind: str
+    format: str
+    filters: dict[str, Any]
+    status: str  # pending | running | done | failed
+    created_at: datetime
+    finished_at: datetime | None = None
+    file_name: str | None = None
+    row_count: int | None = None
+    error: str | None = None
+
+
+class ExportRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, job: ExportJob) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, job_id: str) -> ExportJob | None: ...
+
+    @abc.abstractmethod
+    def save(self, job: ExportJob) -> None: ...
+
+    @abc.abstractmethod
+    def list(self, org_id: str, offset: int, limit: int) -> tuple[list[ExportJob], int]: ...
+
+
+class ExportStore(abc.ABC):
+    """Where finished files live (local disk by default)."""
+
+    @abc.abstractmethod
+    def save(self, name: str, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def read(self, name: str) -> bytes: ...
+
+
+class ExportSource(abc.ABC):
+    """One kind of export, provided by a module."""
+
+    @abc.abstractmethod
+    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
+        """Raise Forbidden/NotFound/ValidationFailed unless the caller may export this."""
+
+    @abc.abstractmethod
+    def rows(self, uow: UnitOfWork, org_id: str, filters: dict[str, Any]
+             ) -> tuple[list[str], Iterable[list[Any]]]:
+        """The header and the rows, read inside ``uow``."""
+
+
+class ExportKinds:
+    def __init__(self) -> None:
+        self._sources: dict[str, type[ExportSource]] = {}
+
+    def register(self, kind: str, source: type[ExportSource]) -> None:
+        self._sources[kind] = source
+
+    def names(self) -> list[str]:
+        return sorted(self._sources)
+
+    def resolve(self, kind: str, injector: Injector) -> ExportSource:
+        try:
+            return injector.get(self._sources[kind])
+        except KeyError:
+            raise ValidationFailed("kind", f"must be one of {', '.join(self.names())}",
+                                   code="unknown_export_kind") from None
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (list, tuple, dict)):
+        return str(value)
+    return value
+
+
+def write_csv(header: list[str], rows: Iterable[list[Any]]) -> tuple[bytes, int]:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    count = 0
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+        count += 1
+    return ("\ufeff" + buf.getvalue()).encode("utf-8"), count  # BOM: Excel opens UTF-8 correctly
+
+
+def write_xlsx(header: list[str], rows: Iterable[list[Any]]) -> tuple[bytes, int]:
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("export")
+    ws.append(header)
+    count = 0
+    for row in rows:
+        ws.append([_cell(v) for v in row])
+        count += 1
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue(), count
+
+
+class ExportService:
+    @inject
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, kinds: ExportKinds, jobs: JobQueue,
+                 store: ExportStore, injector: Injector) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self.kinds = kinds
+        self.jobs = jobs
+        self.store = store
+        self.injector = injector
+
+    def request(self, caller: Caller, kind: str, org_id: str | None, fmt: str,
+                filters: dict[str, Any]) -> ExportJob:
+        if fmt not in FORMATS:
+            raise ValidationFailed("format", "must be csv or xlsx", code="invalid_format")
+        org_id = org_id or caller.effective_org_id
+        caller.require_org(org_id)
+        self.kinds.resolve(kind, self.injector).authorize(caller, org_id, filters)
+        now = self.clock.now()
+        job = ExportJob(id=new_id("exp"), org_id=org_id, requested_by=caller.user_id or caller.api_key_id,
+                        kind=kind, format=fmt, filters=filters, status="pending", created_at=now)
+        with self.uow_factory() as uow:
+            uow.repo(ExportRepository).add(job)
+            record(uow, caller, "export.request", job.id, f"{kind} as {fmt}", now, org_id=org_id)
+            uow.on_commit(lambda: self.jobs.enqueue("exports.run", export_id=job.id))
+            uow.commit()
+        return job
+
+    def get(self, caller: Caller, export_id: str) -> ExportJob:
+        with self.uow_factory() as uow:
+            job = uow.repo(ExportRepository).get(export_id)
+        if job is None or not caller.can_see_org(job.org_id):
+            raise NotFound("no such export", code="export_not_found")
+        return job
+
+    def list(self, caller: Caller, page: PageRequest) -> Page[ExportJob]:
+        with self.uow_factory() as uow:
+            items, total = uow.repo(ExportRepository).list(caller.effective_org_id, page.offset, page.per_page)
+        return Page(items, page.page, page.per_page, total)
+
+    def download(self, caller: Caller, export_id: str) -> tuple[ExportJob, bytes]:
+        job = self.get(caller, export_id)
+        if job.status != "done" or job.file_name is None:
+            raise NotFound("export is not ready", code="export_not_ready")
+        return job, self.store.read(job.file_name)
+
+    def run(self, export_id: str) -> ExportJob:
+        """The background job: stream the rows into a file and mark the export done."""
+        with self.uow_factory() as uow:
+            repo = uow.repo(ExportRepository)
+            job = repo.get(export_id)
+            if job is None or job.status == "done":
+                raise NotFound("no such pending export", code="export_not_found")
+            job.status = "running"
+            repo.save(job)
+            uow.commit()
+        try:
+            source = self.kinds.resolve(job.kind, self.injector)
+            with self.uow_factory() as uow:
+                header, rows = source.rows(uow, job.org_id, job.filters)
+                limited = _limit(rows, MAX_ROWS)
+                data, count = (write_csv if job.format == "csv" else write_xlsx)(header, limited)
+            name = f"{job.kind}-{job.id}.{job.format}"
+            self.store.save(name, data)
+            job.status, job.file_name, job.row_count = "done", name, count
+        except Exception as exc:  # noqa: BLE001 - recorded on the export, visible to the requester
+            job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
+        job.finished_at = self.clock.now()
+        with self.uow_factory() as uow:
+            uow.repo(ExportRepository).save(job)
+            uow.commit()
+        return job
+
+
+def _limit(rows: Iterable[list[Any]], limit: int) -> Iterator[list[Any]]:
+    for i, row in enumerate(rows):
+        if i >= limit:
+            return
+        yield row

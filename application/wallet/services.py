@@ -1,0 +1,858 @@
+"""Wallet use cases: one method per command or query (spec wallet.md).
+
+Every money-moving command runs in one unit of work:
+
+1. lock the wallet rows it touches with one ``SELECT ... FOR UPDATE`` in sorted
+   organisation-id order (SQLite: ``BEGIN IMMEDIATE`` already serialises writers);
+2. let the domain decide (``Wallet.charge`` ... raise or return a journal entry);
+3. write the entry, its postings, one statement line per wallet and the cached figures
+   in the same transaction, then commit.
+
+See docs/adr/0002-wallet-concurrency.md for why this is correct under concurrency and
+free of deadlocks.
+
+Who may do what (identity.md; the permission strings come from domain.identity.roles):
+
+=============================  ===============================================================
+view figures, entries, ...     ``wallet.view`` in the wallet's organisation (or acting for it),
+                               an agency with ``wallet.view`` over an authorised principal, or
+                               the platform (``wallet.view``)
+online recharge                ``wallet.recharge`` in the wallet's organisation (an agency
+                               owner acting for a principal counts)
+offline recharge and revoke    ``wallet.offline_recharge`` (platform finance)
+refund / withdrawal            ``wallet.withdraw`` in the wallet's organisation (owner only)
+allocation and reclaim         ``wallet.allocate`` in the agency, to/from an *authorised* principal
+coupons                        the platform (``wallet.coupons.grant``, platform-funded) or an
+                               agency (``wallet.allocate``, funded from its cash) to a principal
+charge, hold, capture,         the wallet's own organisation with ``trade.buy`` or
+release                        ``wallet.recharge`` (a user or its API key: a per-order payment),
+                               or the platform (``platform.admin``): then it is a *withholding*
+                               charge and needs the wallet's active withholding agreement.
+                               Payees may be named only by the platform or by other modules
+                               calling in-process (``caller=None``), so no tenant can route its
+                               money into another tenant's wallet.
+credit limit                   ``wallet.credit.manage`` (platform admin)
+deposit due and refund         ``wallet.deposit.manage`` (platform admin); paying it:
+                               ``wallet.deposit.pay`` in the wallet's organisation
+daily budget, alert threshold  ``wallet.recharge`` in the wallet's organisation, the agency
+                               (``wallet.allocate``) of an authorised principal, or the platform admin
+withholding agreement          bind / revoke: ``wallet.recharge`` in the organisation;
+                               confirm (and revoke): the platform admin
+=============================  ===============================================================
+
+Another tenant's wallet answers ``NotFound``. Charges are unique per (wallet,
+reference): a repeat with the same amount, coupon kind and payees returns the first
+entry (``replayed``); anything else is 409 ``duplicate_reference``. Holds likewise.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TypeVar
+
+from injector import inject
+
+from application.shared.access import Caller
+from application.shared.audit import record
+from application.shared.clock import Clock
+from application.shared.paging import Page, PageRequest
+from application.shared.uow import UnitOfWork, UnitOfWorkFactory
+from domain.identity.ports import OrganizationRepository, RelationRepository
+from domain.shared.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from domain.shared.money import to_money
+from domain.wallet import errors
+from domain.wallet.ledger import (
+    CASH,
+    COUPON_KINDS,
+    CREDIT,
+    CREDIT_LINE,
+    DEPOSIT,
+    DEPOSIT_DUE,
+    ENTRY_TYPES,
+    HELD,
+    ZERO,
+    JournalEntry,
+)
+from domain.wallet.model import (
+    CouponGrant,
+    Figures,
+    Hold,
+    StatementLine,
+    Wallet,
+    WithholdingAgreement,
+    statement_lines,
+)
+from domain.wallet.ports import (
+    AgreementRepository,
+    ConsumptionRow,
+    HoldRepository,
+    LedgerRepository,
+    LineFilter,
+    WalletRepository,
+)
+
+T = TypeVar("T")
+SPEND_PERMISSIONS = ("trade.buy", "wallet.recharge")
+MAX_CONSUMPTION_DAYS = 400
+
+
+class MissingWallets(Exception):
+    """Internal: the command touched organisations that have no wallet row yet."""
+
+    def __init__(self, org_ids: set[str]) -> None:
+        super().__init__(", ".join(sorted(org_ids)))
+        self.org_ids = org_ids
+
+
+@dataclasses.dataclass(frozen=True)
+class EntryResult:
+    """A journal entry as the wallet it is about sees it (breakdown, balances after)."""
+
+    entry: JournalEntry
+    line: StatementLine | None
+    replayed: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class HoldResult:
+    hold: Hold
+    entry_id: str | None
+    replayed: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class WalletView:
+    org_id: str
+    at: datetime
+    figures: Figures
+    grants: list[CouponGrant]
+    daily_budget: Decimal | None = None
+    spent_today: Decimal = ZERO
+    low_balance_threshold: Decimal | None = None
+    low_balance_alerted: bool = False
+    withholding_active: bool = False
+    historical: bool = False
+
+
+class Ledger:
+    """One money-moving transaction: sorted locks, domain decision, entry + figures written."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock, now: datetime) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.now = now
+        self.wallets: dict[str, Wallet] = {}
+        self.lines: dict[str, StatementLine] = {}  # of the last entry written, by wallet
+        self._versions: dict[str, int] = {}
+
+    def lock(self, *org_ids: str) -> dict[str, Wallet]:
+        wanted = sorted(set(org_ids) - set(self.wallets))
+        if wanted:
+            found = self.uow.repo(WalletRepository).lock(wanted)
+            missing = set(wanted) - set(found)
+            if missing:
+                raise MissingWallets(missing)
+            for org_id, wallet in found.items():
+                self.wallets[org_id] = wallet
+                self._versions[org_id] = wallet.version
+        return {o: self.wallets[o] for o in org_ids}
+
+    def write(self, entry: JournalEntry | None) -> bool:
+        """Write an entry with a statement line per touched wallet and the figures of the
+        wallets it changed; False (nothing written) if its unique key exists."""
+        if entry is None:
+            return True
+        lines = statement_lines(entry, self.wallets, self.now, self.clock.tz)
+        self.lines = {ln.org_id: ln for ln in lines}
+        changed = [w for o, w in self.wallets.items() if w.version != self._versions[o]]
+        if not self.uow.repo(LedgerRepository).add(entry, lines, changed):
+            return False
+        for wallet in changed:
+            self._versions[wallet.org_id] = wallet.version
+        return True
+
+    def save(self) -> None:
+        """Write what ``write`` did not (figures changed without an entry, coupon grants)
+        and publish the wallets' events."""
+        repo = self.uow.repo(WalletRepository)
+        for org_id, wallet in self.wallets.items():
+            if wallet.version != self._versions[org_id]:
+                repo.save(wallet)
+            elif wallet.dirty_grants:
+                repo.save_grants(wallet)
+            wallet.dirty_grants.clear()
+            self._versions[org_id] = wallet.version
+            if wallet.events:
+                self.uow.publish(*wallet.events)
+                wallet.events.clear()
+
+
+class WalletBase:
+    """What every wallet service shares: the transaction runner and the access checks."""
+
+    @inject
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+
+    # -- running a command ------------------------------------------------------------
+
+    def _run(self, command: Callable[[Ledger], T]) -> T:
+        """Run ``command`` in a unit of work; wallets missing on first touch are created
+        (in their own short transaction) and the command retried once."""
+        for _ in range(3):
+            now = self.clock.now()
+            try:
+                with self.uow_factory() as uow:
+                    return command(Ledger(uow, self.clock, now))
+            except MissingWallets as missing:
+                self._create_wallets(missing.org_ids, now)
+        raise RuntimeError("wallets could not be created")  # pragma: no cover - defensive
+
+    def _create_wallets(self, org_ids: set[str], now: datetime) -> None:
+        with self.uow_factory() as uow:
+            orgs = uow.repo(OrganizationRepository)
+            for org_id in sorted(org_ids):
+                if orgs.get(org_id) is None:
+                    raise errors.WalletNotFound(f"no organisation {org_id}")
+                uow.repo(WalletRepository).create(org_id, now)
+            uow.commit()
+
+    # -- access -------------------------------------------------------------------------
+
+    @staticmethod
+    def _principal_of(uow: UnitOfWork, agency_org_id: str, principal_org_id: str) -> bool:
+        rel = uow.repo(RelationRepository).find("agency_principal", agency_org_id, principal_org_id)
+        return rel is not None and rel.status == "authorized"
+
+    def _require_view(self, uow: UnitOfWork, caller: Caller, org_id: str) -> None:
+        if caller.can_see_org(org_id):
+            caller.require("wallet.view", org_id=org_id)
+            return
+        if caller.has("wallet.view") and "agency" in caller.org_kinds \
+                and self._principal_of(uow, caller.org_id, org_id):
+            return
+        raise errors.WalletNotFound("no such wallet")
+
+    def _require_manage(self, uow: UnitOfWork, caller: Caller, org_id: str) -> None:
+        """Budgets and alert thresholds: the owner, the principal's agency, the platform admin."""
+        if caller.is_platform_admin:
+            return
+        if caller.can_see_org(org_id):
+            if caller.has("wallet.allocate") and caller.acting_for_org_id == org_id:
+                return  # an agency admin acting for its principal
+            caller.require("wallet.recharge", org_id=org_id)
+            return
+        if caller.has("wallet.allocate") and self._principal_of(uow, caller.org_id, org_id):
+            return
+        raise errors.WalletNotFound("no such wallet")
+
+    @staticmethod
+    def _require_own(caller: Caller, permission: str, org_id: str) -> None:
+        """The wallet's own organisation (or the principal an agency user acts for)."""
+        if caller.is_platform and org_id != caller.org_id:
+            raise Forbidden(f"only the organisation itself may do this ({permission})", code="permission_denied")
+        caller.require(permission, org_id=org_id)
+
+    @staticmethod
+    def _spend_mode(caller: Caller | None, org_id: str, with_payees: bool) -> bool:
+        """Checks who may charge a wallet; returns True for a withholding charge."""
+        if caller is None:
+            return False  # another module, in-process: it decides (see ``withholding=``)
+        if caller.is_platform:
+            caller.require("platform.admin")
+            return org_id != caller.org_id
+        caller.require_org(org_id)
+        if not caller.roles:
+            caller.require("trade.buy")
+        if not any(caller.has(p) for p in SPEND_PERMISSIONS):
+            raise Forbidden("missing permission trade.buy or wallet.recharge", code="permission_denied",
+                            details={"permission": "trade.buy"})
+        if with_payees:
+            raise errors.PayeesNotAllowed("only the platform names payees on a charge")
+        return False
+
+    @staticmethod
+    def _actor(caller: Caller | None) -> str | None:
+        if caller is None:
+            return None
+        return caller.user_id or caller.api_key_id
+
+
+class WalletService(WalletBase):
+    """Ledger commands and wallet queries."""
+
+    # -- queries --------------------------------------------------------------------------
+
+    def wallet(self, caller: Caller, org_id: str, at: datetime | None = None) -> WalletView:
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            self._require_view(uow, caller, org_id)
+            wallet = uow.repo(WalletRepository).get(org_id)
+            if wallet is None:
+                if uow.repo(OrganizationRepository).get(org_id) is None:
+                    raise errors.WalletNotFound("no such wallet")
+                wallet = Wallet(org_id=org_id, created_at=now)
+            if at is None or at >= now:
+                day = self.clock.local(now).date()
+                return WalletView(org_id=org_id, at=now, figures=wallet.figures(now),
+                                  grants=sorted((g for g in wallet.grants if g.usable(now)),
+                                                key=CouponGrant.sort_key),
+                                  daily_budget=wallet.daily_budget, spent_today=wallet.spent_on(day),
+                                  low_balance_threshold=wallet.low_balance_threshold,
+                                  low_balance_alerted=wallet.low_balance_alerted,
+                                  withholding_active=wallet.withholding_active)
+            return self._historical(uow, org_id, at)
+
+    def _historical(self, uow: UnitOfWork, org_id: str, at: datetime) -> WalletView:
+        """Figures at a past moment, from the postings up to it. A coupon counts if it was
+        unexpired at that moment."""
+        balances = uow.repo(LedgerRepository).balances_at(org_id, at)
+        all_grants = {g.id: g for g in uow.repo(WalletRepository).grants(org_id, include_spent=True,
+                                                                          offset=0, limit=100_000)}
+        sums = {CASH: ZERO, CREDIT: ZERO, CREDIT_LINE: ZERO, HELD: ZERO, DEPOSIT: ZERO, DEPOSIT_DUE: ZERO}
+        grants: list[CouponGrant] = []
+        coupons = dict.fromkeys(COUPON_KINDS, ZERO)
+        for account, amount in balances.items():
+            if account.name in sums:
+                sums[account.name] += amount
+            elif account.coupon_kind and amount > 0:
+                g = all_grants.get(account.grant_id)
+                if g is not None and at < g.expires_at:
+                    coupons[account.coupon_kind] += amount
+                    grants.append(dataclasses.replace(g, remaining=amount))
+        figures = Figures(cash=sums[CASH], coupons_normal=coupons["normal"], coupons_traffic=coupons["traffic"],
+                          credit_limit=sums[CREDIT_LINE], credit_used=-sums[CREDIT], held=sums[HELD],
+                          deposit_due=sums[DEPOSIT_DUE], deposit_paid=sums[DEPOSIT])
+        return WalletView(org_id=org_id, at=at, figures=figures, grants=sorted(grants, key=CouponGrant.sort_key),
+                          historical=True)
+
+    def entries(self, caller: Caller, org_id: str, page: PageRequest, flt: LineFilter) -> Page[StatementLine]:
+        if flt.type is not None and flt.type not in ENTRY_TYPES:
+            raise ValidationFailed("type", f"must be one of {', '.join(ENTRY_TYPES)}", code="invalid_entry_type")
+        with self.uow_factory() as uow:
+            self._require_view(uow, caller, org_id)
+            items, total = uow.repo(LedgerRepository).lines(org_id, flt, page.offset, page.per_page)
+        return Page(items, page.page, page.per_page, total)
+
+    def entry(self, caller: Caller, org_id: str, entry_id: str) -> EntryResult:
+        with self.uow_factory() as uow:
+            self._require_view(uow, caller, org_id)
+            repo = uow.repo(LedgerRepository)
+            line = repo.line(org_id, entry_id)
+            entry = repo.get(entry_id) if line is not None else None
+        if entry is None:
+            raise NotFound("no such entry", code="entry_not_found")
+        return EntryResult(entry, line)
+
+    def consumption(self, caller: Caller, org_id: str, granularity: str, from_day: str,
+                    to_day: str) -> list[ConsumptionRow]:
+        if granularity not in ("day", "month"):
+            raise ValidationFailed("granularity", "must be day or month", code="invalid_granularity")
+        try:
+            first = datetime.fromisoformat(from_day).date()
+            last = datetime.fromisoformat(to_day).date()
+        except ValueError:
+            raise ValidationFailed("from", "from and to must be dates (YYYY-MM-DD)", code="invalid_date") from None
+        if last < first:
+            raise ValidationFailed("to", "must not be before from", code="invalid_date")
+        if (last - first).days > MAX_CONSUMPTION_DAYS:
+            raise ValidationFailed("to", f"the range is at most {MAX_CONSUMPTION_DAYS} days", code="invalid_date")
+        with self.uow_factory() as uow:
+            self._require_view(uow, caller, org_id)
+            return uow.repo(LedgerRepository).consumption(org_id, granularity, first.isoformat(), last.isoformat())
+
+    def grants(self, caller: Caller, org_id: str, page: PageRequest, include_spent: bool) -> list[CouponGrant]:
+        with self.uow_factory() as uow:
+            self._require_view(uow, caller, org_id)
+            return uow.repo(WalletRepository).grants(org_id, include_spent=include_spent, offset=page.offset,
+                                                     limit=page.per_page)
+
+    def holds(self, caller: Caller, org_id: str, page: PageRequest, status: str | None) -> Page[Hold]:
+        with self.uow_factory() as uow:
+            self._require_view(uow, caller, org_id)
+            items, total = uow.repo(HoldRepository).list(org_id, status, page.offset, page.per_page)
+        return Page(items, page.page, page.per_page, total)
+
+    def ledger_total(self) -> Decimal:
+        """The sum of all postings: zero, always (benchmarks and health checks ask)."""
+        with self.uow_factory() as uow:
+            return uow.repo(LedgerRepository).total()
+
+    # -- charges ----------------------------------------------------------------------------
+
+    def charge(self, caller: Caller | None, org_id: str, amount: Decimal, reference: str, *,
+               coupon_kind: str | None = None, payees: Sequence[tuple[str, Decimal]] = (),
+               withholding: bool | None = None, note: str | None = None) -> EntryResult:
+        """消耗. ``caller=None`` is another module charging in-process; it says whether this is
+        a withholding charge (needs an active agreement) with ``withholding``."""
+        amount = to_money(amount, "amount", positive=True)
+        payee_list = [(p_org, to_money(p_amt, f"payees.{i}.amount", positive=True))
+                      for i, (p_org, p_amt) in enumerate(payees)]
+        mode = self._spend_mode(caller, org_id, bool(payee_list))
+        if caller is None and withholding is not None:
+            mode = withholding
+        actor = self._actor(caller)
+
+        def command(tx: Ledger) -> EntryResult:
+            wallets = tx.lock(org_id, *(p for p, _ in payee_list))
+            payer = wallets[org_id]
+            try:
+                entry = payer.charge(amount, reference, tx.now, coupon_kind=coupon_kind,
+                                     payees=[(wallets[p], a) for p, a in payee_list], withholding=mode,
+                                     tz=self.clock.tz, actor_id=actor, note=note)
+            except DomainError:
+                replay = self._replay_charge(tx.uow, org_id, reference, amount, coupon_kind, payee_list)
+                if replay is not None:
+                    return replay
+                raise
+            if not tx.write(entry):
+                replay = self._replay_charge(tx.uow, org_id, reference, amount, coupon_kind, payee_list)
+                assert replay is not None
+                return replay
+            tx.save()
+            line = tx.lines[org_id]
+            tx.uow.commit()
+            return EntryResult(entry, line)
+
+        return self._run(command)
+
+    def _replay_charge(self, uow: UnitOfWork, org_id: str, reference: str, amount: Decimal,
+                       coupon_kind: str | None, payees: list[tuple[str, Decimal]]) -> EntryResult | None:
+        ref = (reference or "").strip()
+        if not ref:
+            return None
+        ledger = uow.repo(LedgerRepository)
+        existing = ledger.by_unique_key(f"charge:{org_id}:{ref}")
+        if existing is None:
+            return None
+        detail = existing.detail
+        same_payees = detail.get("payees", "") == ",".join(f"{o}:{a}" for o, a in payees)
+        if existing.amount != amount or detail.get("coupon_kind") != (coupon_kind or "normal") or not same_payees:
+            raise errors.DuplicateReference(f"reference {ref!r} was already charged with another request",
+                                            details={"entry_id": existing.id})
+        return EntryResult(existing, ledger.line(org_id, existing.id), replayed=True)
+
+    # -- holds ------------------------------------------------------------------------------------
+
+    def hold(self, caller: Caller | None, org_id: str, amount: Decimal, reference: str, expires_at: datetime,
+             coupon_kind: str | None = None) -> HoldResult:
+        amount = to_money(amount, "amount", positive=True)
+        self._spend_mode(caller, org_id, False)
+        actor = self._actor(caller)
+
+        def command(tx: Ledger) -> HoldResult:
+            wallet = tx.lock(org_id)[org_id]
+            try:
+                hold, entry = wallet.place_hold(amount, reference, expires_at, tx.now, actor, coupon_kind)
+            except DomainError:
+                replay = self._replay_hold(tx.uow, org_id, reference, amount)
+                if replay is not None:
+                    return replay
+                raise
+            if not tx.write(entry):
+                replay = self._replay_hold(tx.uow, org_id, reference, amount)
+                assert replay is not None
+                return replay
+            tx.uow.repo(HoldRepository).add(hold)
+            tx.save()
+            tx.uow.commit()
+            return HoldResult(hold, entry.id)
+
+        return self._run(command)
+
+    def _replay_hold(self, uow: UnitOfWork, org_id: str, reference: str, amount: Decimal) -> HoldResult | None:
+        ref = (reference or "").strip()
+        existing = uow.repo(HoldRepository).by_reference(org_id, ref) if ref else None
+        if existing is None:
+            return None
+        if existing.amount != amount:
+            raise errors.DuplicateReference(f"reference {ref!r} already has a hold of {existing.amount}",
+                                            details={"hold_id": existing.id})
+        return HoldResult(existing, existing.entry_id, replayed=True)
+
+    def _load_hold(self, caller: Caller | None, hold_id: str) -> Hold:
+        with self.uow_factory() as uow:
+            hold = uow.repo(HoldRepository).get(hold_id)
+        if hold is None or (caller is not None and not caller.can_see_org(hold.org_id)):
+            raise errors.HoldNotFound("no such hold")
+        return hold
+
+    def capture(self, caller: Caller | None, hold_id: str, amount: Decimal | None = None,
+                payees: Sequence[tuple[str, Decimal]] = ()) -> EntryResult:
+        org_id = self._load_hold(caller, hold_id).org_id
+        payee_list = [(p_org, to_money(p_amt, f"payees.{i}.amount", positive=True))
+                      for i, (p_org, p_amt) in enumerate(payees)]
+        if amount is not None:
+            amount = to_money(amount, "amount", positive=True)
+        self._spend_mode(caller, org_id, bool(payee_list))
+        actor = self._actor(caller)
+
+        def command(tx: Ledger) -> EntryResult:
+            wallets = tx.lock(org_id, *(p for p, _ in payee_list))
+            hold = tx.uow.repo(HoldRepository).get(hold_id)  # re-read under the wallet's lock
+            assert hold is not None
+            entry = wallets[org_id].capture(hold, tx.now, amount, payees=[(wallets[p], a) for p, a in payee_list],
+                                            tz=self.clock.tz, actor_id=actor)
+            if not tx.write(entry):  # pragma: no cover - the hold's status guards this
+                raise errors.HoldNotActive("hold already settled")
+            tx.uow.repo(HoldRepository).save(hold)
+            tx.save()
+            line = tx.lines[org_id]
+            tx.uow.commit()
+            return EntryResult(entry, line)
+
+        return self._run(command)
+
+    def release(self, caller: Caller | None, hold_id: str) -> HoldResult:
+        org_id = self._load_hold(caller, hold_id).org_id
+        self._spend_mode(caller, org_id, False)
+        actor = self._actor(caller)
+
+        def command(tx: Ledger) -> HoldResult:
+            wallet = tx.lock(org_id)[org_id]
+            hold = tx.uow.repo(HoldRepository).get(hold_id)
+            assert hold is not None
+            entry = wallet.release(hold, tx.now, actor_id=actor)
+            tx.write(entry)
+            tx.uow.repo(HoldRepository).save(hold)
+            tx.save()
+            tx.uow.commit()
+            return HoldResult(hold, entry.id)
+
+        return self._run(command)
+
+    def get_hold(self, caller: Caller, hold_id: str) -> Hold:
+        hold = self._load_hold(caller, hold_id)
+        with self.uow_factory() as uow:
+            self._require_view(uow, caller, hold.org_id)
+        return hold
+
+    # -- allocation ---------------------------------------------------------------------------------
+
+    def _require_agency(self, uow: UnitOfWork, caller: Caller, agency_org_id: str, principal_org_id: str) -> None:
+        caller.require("wallet.allocate", org_id=agency_org_id)
+        if caller.is_platform or agency_org_id not in (caller.org_id,):
+            raise Forbidden("only the agency itself allocates its money", code="permission_denied")
+        if not self._principal_of(uow, agency_org_id, principal_org_id):
+            raise errors.PrincipalNotFound("no such authorised principal")
+
+    def allocate(self, caller: Caller, agency_org_id: str, principal_org_id: str, amount: Decimal,
+                 note: str | None = None) -> EntryResult:
+        amount = to_money(amount, "amount", positive=True)
+        with self.uow_factory() as uow:
+            self._require_agency(uow, caller, agency_org_id, principal_org_id)
+
+        def command(tx: Ledger) -> EntryResult:
+            wallets = tx.lock(agency_org_id, principal_org_id)
+            entry = wallets[agency_org_id].allocate_to(wallets[principal_org_id], amount, tx.now,
+                                                       self._actor(caller), note)
+            return self._finish(tx, caller, entry, agency_org_id, "wallet.allocate",
+                                f"allocated {amount} to {principal_org_id}")
+
+        return self._run(command)
+
+    def reclaim(self, caller: Caller, agency_org_id: str, principal_org_id: str, amount: Decimal,
+                note: str | None = None) -> EntryResult:
+        amount = to_money(amount, "amount", positive=True)
+        with self.uow_factory() as uow:
+            self._require_agency(uow, caller, agency_org_id, principal_org_id)
+
+        def command(tx: Ledger) -> EntryResult:
+            wallets = tx.lock(agency_org_id, principal_org_id)
+            net = tx.uow.repo(LedgerRepository).allocated_net(agency_org_id, principal_org_id)
+            entry = wallets[agency_org_id].reclaim_from(wallets[principal_org_id], amount, net, tx.now,
+                                                        self._actor(caller), note)
+            return self._finish(tx, caller, entry, agency_org_id, "wallet.reclaim",
+                                f"reclaimed {amount} from {principal_org_id}")
+
+        return self._run(command)
+
+    def _finish(self, tx: Ledger, caller: Caller | None, entry: JournalEntry | None, org_id: str,
+                operation: str, summary: str) -> EntryResult:
+        """Write the entry and figures, log the operation, commit."""
+        tx.write(entry)
+        tx.save()
+        if caller is not None:
+            record(tx.uow, caller, operation, entry.id if entry else org_id, summary, tx.now, org_id=org_id)
+        line = tx.lines.get(org_id) if entry is not None else None
+        tx.uow.commit()
+        if entry is None:
+            raise _NoEntry(org_id)
+        return EntryResult(entry, line)
+
+    # -- coupons ----------------------------------------------------------------------------------
+
+    def grant_coupon(self, caller: Caller, org_id: str, kind: str, amount: Decimal, expires_at: datetime,
+                     note: str | None = None) -> tuple[CouponGrant, EntryResult]:
+        amount = to_money(amount, "amount", positive=True)
+        funder_id: str | None = None
+        if caller.is_platform:
+            caller.require("wallet.coupons.grant")
+        else:
+            with self.uow_factory() as uow:
+                if "agency" not in caller.org_kinds or not self._principal_of(uow, caller.org_id, org_id):
+                    raise errors.WalletNotFound("no such wallet")
+                caller.require("wallet.allocate")
+            funder_id = caller.org_id
+        holder: list[CouponGrant] = []
+
+        def command(tx: Ledger) -> EntryResult:
+            wallets = tx.lock(org_id, *([funder_id] if funder_id else []))
+            grant, entry = wallets[org_id].grant_coupon(kind, amount, expires_at, tx.now,
+                                                        wallets[funder_id] if funder_id else None,
+                                                        self._actor(caller), note)
+            holder.append(grant)
+            return self._finish(tx, caller, entry, org_id, "wallet.coupon_grant",
+                                f"granted a {kind} coupon of {amount} to {org_id}, expiring {expires_at.isoformat()}")
+
+        result = self._run(command)
+        return holder[-1], result
+
+    # -- credit, deposits -------------------------------------------------------------------------
+
+    def set_credit_limit(self, caller: Caller, org_id: str, limit: Decimal, note: str | None = None) -> WalletView:
+        caller.require("wallet.credit.manage")
+        self._setting(caller, org_id, lambda w, now: w.set_credit_limit(limit, now, self._actor(caller), note),
+                      "wallet.credit_limit", f"credit limit set to {limit}")
+        return self.wallet(caller, org_id)
+
+    def set_deposit_due(self, caller: Caller, org_id: str, due: Decimal, note: str | None = None) -> WalletView:
+        caller.require("wallet.deposit.manage")
+        self._setting(caller, org_id, lambda w, now: w.set_deposit_due(due, now, self._actor(caller), note),
+                      "wallet.deposit_due", f"deposit due set to {due}")
+        return self.wallet(caller, org_id)
+
+    def refund_deposit(self, caller: Caller, org_id: str, amount: Decimal | None,
+                       note: str | None = None) -> EntryResult:
+        caller.require("wallet.deposit.manage")
+        if not caller.is_platform:
+            raise Forbidden("only the platform refunds deposits", code="permission_denied")
+
+        def command(tx: Ledger) -> EntryResult:
+            wallet = tx.lock(org_id)[org_id]
+            entry = wallet.refund_deposit(amount, tx.now, self._actor(caller), note)
+            return self._finish(tx, caller, entry, org_id, "wallet.deposit_refund", f"refunded deposit {entry.amount}")
+
+        return self._run(command)
+
+    def pay_deposit(self, caller: Caller, org_id: str, amount: Decimal | None) -> EntryResult:
+        self._require_own(caller, "wallet.deposit.pay", org_id)
+
+        def command(tx: Ledger) -> EntryResult:
+            wallet = tx.lock(org_id)[org_id]
+            entry = wallet.pay_deposit(amount, tx.now, self._actor(caller))
+            return self._finish(tx, caller, entry, org_id, "wallet.deposit_pay", f"paid deposit {entry.amount}")
+
+        return self._run(command)
+
+    def _setting(self, caller: Caller, org_id: str, change: Callable[[Wallet, datetime], JournalEntry | None],
+                 operation: str, summary: str) -> None:
+        if not caller.is_platform:
+            raise Forbidden("only the platform sets this", code="permission_denied")
+
+        def command(tx: Ledger) -> None:
+            wallet = tx.lock(org_id)[org_id]
+            entry = change(wallet, tx.now)
+            with contextlib.suppress(_NoEntry):  # unchanged: nothing to write
+                self._finish(tx, caller, entry, org_id, operation, summary)
+
+        self._run(command)
+
+    def set_daily_budget(self, caller: Caller, org_id: str, budget: Decimal | None) -> WalletView:
+        with self.uow_factory() as uow:
+            self._require_manage(uow, caller, org_id)
+
+        def command(tx: Ledger) -> None:
+            wallet = tx.lock(org_id)[org_id]
+            wallet.set_daily_budget(budget)
+            tx.save()
+            record(tx.uow, caller, "wallet.daily_budget", org_id, f"daily budget set to {budget}", tx.now,
+                   org_id=org_id)
+            tx.uow.commit()
+
+        self._run(command)
+        return self.wallet(caller, org_id) if self._can_view(caller, org_id) else self._bare_view(org_id)
+
+    def set_low_balance_threshold(self, caller: Caller, org_id: str, threshold: Decimal | None) -> WalletView:
+        with self.uow_factory() as uow:
+            self._require_manage(uow, caller, org_id)
+
+        def command(tx: Ledger) -> None:
+            wallet = tx.lock(org_id)[org_id]
+            wallet.set_low_balance_threshold(threshold, tx.now)
+            tx.save()
+            record(tx.uow, caller, "wallet.low_balance_threshold", org_id,
+                   f"low-balance threshold set to {threshold}", tx.now, org_id=org_id)
+            tx.uow.commit()
+
+        self._run(command)
+        return self.wallet(caller, org_id) if self._can_view(caller, org_id) else self._bare_view(org_id)
+
+    def _can_view(self, caller: Caller, org_id: str) -> bool:
+        try:
+            with self.uow_factory() as uow:
+                self._require_view(uow, caller, org_id)
+            return True
+        except DomainError:
+            return False
+
+    def _bare_view(self, org_id: str) -> WalletView:
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            wallet = uow.repo(WalletRepository).get(org_id) or Wallet(org_id=org_id, created_at=now)
+        return WalletView(org_id=org_id, at=now, figures=wallet.figures(now), grants=[],
+                          daily_budget=wallet.daily_budget,
+                          spent_today=wallet.spent_on(self.clock.local(now).date()),
+                          low_balance_threshold=wallet.low_balance_threshold,
+                          low_balance_alerted=wallet.low_balance_alerted,
+                          withholding_active=wallet.withholding_active)
+
+    # -- withholding agreements --------------------------------------------------------------------
+
+    def bind_agreement(self, caller: Caller, org_id: str, account: str, account_name: str,
+                       account_type: str) -> WithholdingAgreement:
+        self._require_own(caller, "wallet.recharge", org_id)
+        now = self.clock.now()
+        agreement = WithholdingAgreement.bind(org_id, account, account_name, account_type, now,
+                                              self._actor(caller))
+        with self.uow_factory() as uow:
+            if uow.repo(OrganizationRepository).get(org_id) is None:
+                raise errors.WalletNotFound("no such wallet")
+            repo = uow.repo(AgreementRepository)
+            if repo.current(org_id) is not None:
+                raise errors.AgreementExists("revoke the current agreement before binding another account")
+            repo.add(agreement)
+            record(uow, caller, "wallet.agreement_bind", agreement.id, f"bound {account_name} ({account})", now,
+                   org_id=org_id)
+            uow.commit()
+        return agreement
+
+    def agreements(self, caller: Caller, org_id: str) -> list[WithholdingAgreement]:
+        with self.uow_factory() as uow:
+            if not (caller.is_platform_admin or (caller.can_see_org(org_id) and caller.has("wallet.recharge"))):
+                self._require_view(uow, caller, org_id)
+            return uow.repo(AgreementRepository).list(org_id)
+
+    def _agreement(self, caller: Caller, org_id: str, agreement_id: str,
+                   change: Callable[[WithholdingAgreement, datetime], None], active: bool,
+                   operation: str) -> WithholdingAgreement:
+        holder: list[WithholdingAgreement] = []
+
+        def command(tx: Ledger) -> None:
+            wallet = tx.lock(org_id)[org_id]  # the wallet's lock also orders agreement changes
+            repo = tx.uow.repo(AgreementRepository)
+            agreement = repo.get(agreement_id)
+            if agreement is None or agreement.org_id != org_id:
+                raise errors.AgreementNotFound("no such agreement")
+            change(agreement, tx.now)
+            repo.save(agreement)
+            wallet.set_withholding(active)
+            tx.save()
+            record(tx.uow, caller, operation, agreement.id, f"agreement {agreement.status}", tx.now, org_id=org_id)
+            tx.uow.commit()
+            holder.append(agreement)
+
+        self._run(command)
+        return holder[-1]
+
+    def confirm_agreement(self, caller: Caller, org_id: str, agreement_id: str) -> WithholdingAgreement:
+        if not caller.is_platform_admin:
+            caller.require_org(org_id)
+            raise Forbidden("the platform confirms withholding agreements", code="permission_denied")
+        return self._agreement(caller, org_id, agreement_id, lambda a, now: a.confirm(now, self._actor(caller)),
+                               True, "wallet.agreement_confirm")
+
+    def revoke_agreement(self, caller: Caller, org_id: str, agreement_id: str) -> WithholdingAgreement:
+        if not caller.is_platform_admin:
+            self._require_own(caller, "wallet.recharge", org_id)
+        return self._agreement(caller, org_id, agreement_id, lambda a, now: a.revoke(now, self._actor(caller)),
+                               False, "wallet.agreement_revoke")
+
+    # -- background work ------------------------------------------------------------------------
+
+    def expire_coupons(self, limit: int = 500) -> int:
+        """One lapse entry per expired grant with money left, each in its own transaction."""
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            due = uow.repo(WalletRepository).expired_grants(now, limit)
+        done = 0
+        for grant in due:
+            funder = None if grant.granted_by == "platform" else grant.granted_by
+
+            def command(tx: Ledger, grant: CouponGrant = grant, funder: str | None = funder) -> int:
+                wallets = tx.lock(grant.org_id, *([funder] if funder else []))
+                wallet = wallets[grant.org_id]
+                live = next((g for g in wallet.grants if g.id == grant.id), None)
+                if live is None:
+                    return 0  # spent or lapsed meanwhile
+                entry = wallet.lapse_coupon(live, tx.now, wallets[funder] if funder else None)
+                if entry is None or not tx.write(entry):
+                    return 0
+                tx.save()
+                tx.uow.commit()
+                return 1
+
+            done += self._run(command)
+        return done
+
+    def expire_holds(self, limit: int = 500) -> int:
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            due = uow.repo(HoldRepository).expired(now, limit)
+        done = 0
+        for hold in due:
+            def command(tx: Ledger, hold_id: str = hold.id, org_id: str = hold.org_id) -> int:
+                wallet = tx.lock(org_id)[org_id]
+                live = tx.uow.repo(HoldRepository).get(hold_id)
+                if live is None or live.status != "active" or tx.now < live.expires_at:
+                    return 0
+                entry = wallet.release(live, tx.now, expired=True)
+                if not tx.write(entry):
+                    return 0
+                tx.uow.repo(HoldRepository).save(live)
+                tx.save()
+                tx.uow.commit()
+                return 1
+
+            done += self._run(command)
+        return done
+
+    def sweep_low_balance(self, batch: int = 200) -> int:
+        """Re-evaluate alert thresholds (time alone can lower ``available``: coupons expire)."""
+        after: str | None = None
+        changed = 0
+        while True:
+            with self.uow_factory() as uow:
+                ids = uow.repo(WalletRepository).with_threshold(after, batch)
+            for org_id in ids:
+                def command(tx: Ledger, org_id: str = org_id) -> int:
+                    wallet = tx.lock(org_id)[org_id]
+                    if not wallet.evaluate_low_balance(tx.now):
+                        return 0
+                    wallet.version += 1
+                    tx.save()
+                    tx.uow.commit()
+                    return 1
+
+                changed += self._run(command)
+            if len(ids) < batch:
+                return changed
+            after = ids[-1]
+
+
+class _NoEntry(Exception):
+    """Internal: a setting did not change, so there is no entry to answer with."""
+
+
+def day_bounds(clock: Clock, day: str) -> tuple[datetime, datetime]:
+    """UTC bounds of a platform-time-zone day (for ``from``/``to`` filters given as dates)."""
+    start = datetime.fromisoformat(day).replace(tzinfo=clock.tz)
+    return start, start + timedelta(days=1)
+
+
+__all__ = ["EntryResult", "HoldResult", "Ledger", "MissingWallets", "WalletBase", "WalletService", "WalletView",
+           "day_bounds"]

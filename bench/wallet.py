@@ -1,0 +1,387 @@
+"""Wallet charge throughput on PostgreSQL against two baselines, in one command:
+
+    .venv/bin/python bench/wallet.py [--seconds 10] [--clients 8] [--wallets 1000] [--write-readme]
+
+(a) baselines: pgbench's TPC-B-like transaction (``pgbench -c 8 -T 10`` on a scratch
+    schema) and a raw-SQL two-account transfer (two UPDATEs in sorted lock order and a
+    history INSERT per transaction) with 8 client threads;
+(b) charges per second through ``WalletService.charge`` with 8 concurrent workers
+    (processes, each with its own container and pool, as web/RQ workers run), on 1,000
+    wallets and on 1 hot wallet;
+(c) the same through HTTP (``POST /api/v1/wallets/{org}/charges`` with API keys) under
+    gunicorn with 2 workers (4 threads each, as ``agora serve``), 8 client threads.
+
+Every figure is printed with its ratio to the raw-SQL transfer; afterwards the ledger
+must sum to zero and every wallet's cached cash must equal its postings.
+
+The database comes from ``AGORA_BENCH_DATABASE_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/test_c``). Everything lives in two scratch
+schemas, ``agora_bench`` (application tables, migrated with Alembic) and
+``pgbench_scratch``, which are dropped and recreated: nothing else is touched.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test_c"
+APP_SCHEMA = "agora_bench"
+PGBENCH_SCHEMA = "pgbench_scratch"
+SECRET = "bench-secret-key-with-at-least-32-bytes!!"
+README = ROOT / "bench" / "README.md"
+GOALS = {"service": 0.50, "http": 0.25}
+
+
+def with_schema(url: str, schema: str) -> str:
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options={quote(f'-csearch_path={schema}')}"
+
+
+def libpq(url: str) -> str:
+    """psycopg wants a libpq URL (no SQLAlchemy driver suffix)."""
+    return re.sub(r"^postgresql\+\w+://", "postgresql://", url)
+
+
+def reset_schema(url: str, schema: str) -> None:
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.execute(f"CREATE SCHEMA {schema}")
+
+
+# -- (a) baselines ---------------------------------------------------------------------------
+
+def run_pgbench(url: str, clients: int, seconds: int) -> float | None:
+    exe = shutil.which("pgbench")
+    if exe is None:
+        print("pgbench not found: skipped", file=sys.stderr)
+        return None
+    parts = urlsplit(libpq(url))
+    conn = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432), "-U", parts.username or "postgres",
+            (parts.path or "/postgres").lstrip("/")]
+    env = {**os.environ, "PGOPTIONS": f"-c search_path={PGBENCH_SCHEMA}"}
+    if parts.password:
+        env["PGPASSWORD"] = parts.password
+    reset_schema(url, PGBENCH_SCHEMA)
+    subprocess.run([exe, "-i", "-q", "-s", "1", *conn], env=env, check=True, capture_output=True)
+    out = subprocess.run([exe, "-c", str(clients), "-j", str(min(clients, os.cpu_count() or 1)), "-T", str(seconds),
+                          *conn], env=env, check=True, capture_output=True, text=True).stdout
+    match = re.search(r"tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)",
+                      out)
+    with psycopg.connect(libpq(url), autocommit=True) as c:
+        c.execute(f"DROP SCHEMA IF EXISTS {PGBENCH_SCHEMA} CASCADE")
+    return float(match.group(1)) if match else None
+
+
+def run_raw_transfer(url: str, clients: int, seconds: int, accounts: int = 1000) -> float:
+    """Two-account transfers: lock both rows in sorted order, move money, log it."""
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_history, bench_accounts")
+        conn.execute("CREATE TABLE bench_accounts (id int PRIMARY KEY, balance numeric(18,2) NOT NULL "
+                     "CHECK (balance >= 0))")
+        conn.execute("CREATE TABLE bench_history (id bigserial PRIMARY KEY, src int NOT NULL, dst int NOT NULL, "
+                     "amount numeric(18,2) NOT NULL, at timestamptz NOT NULL DEFAULT now())")
+        conn.execute("INSERT INTO bench_accounts SELECT g, 1000000 FROM generate_series(1, %s) g", (accounts,))
+    counts = [0] * clients
+    start = threading.Barrier(clients + 1)
+    deadline = [0.0]
+
+    def client(i: int) -> None:
+        rnd = random.Random(i)
+        with psycopg.connect(libpq(url)) as conn:
+            start.wait()
+            while time.perf_counter() < deadline[0]:
+                a, b = rnd.sample(range(1, accounts + 1), 2)
+                amount = Decimal("0.01")
+                with conn.transaction():
+                    # sorted lock order, as the wallet does: no deadlocks
+                    for acct, delta in sorted(((a, -amount), (b, amount))):
+                        conn.execute("UPDATE bench_accounts SET balance = balance + %s WHERE id = %s", (delta, acct))
+                    conn.execute("INSERT INTO bench_history (src, dst, amount) VALUES (%s, %s, %s)", (a, b, amount))
+                counts[i] += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    deadline[0] = time.perf_counter() + seconds
+    began = time.perf_counter()
+    start.wait()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    with psycopg.connect(libpq(url)) as conn:
+        total = conn.execute("SELECT sum(balance) FROM bench_accounts").fetchone()[0]  # type: ignore[index]
+        assert total == accounts * 1000000, f"raw transfer lost money: {total}"
+    return sum(counts) / elapsed
+
+
+# -- setup of the application ------------------------------------------------------------------
+
+def app_settings(app_url: str) -> Any:
+    from application.shared.settings import Settings
+
+    return Settings(database_url=app_url, run_scheduler=False, jobs_sync=False, secret_key=SECRET,
+                    storage_dir=str(ROOT / "var" / "bench-files"))
+
+
+def setup_app(app_url: str, wallets: int) -> dict[str, Any]:
+    """Migrate, create orgs with funded wallets and an API key each."""
+    from adapters.postgres.migrate import upgrade
+    from application.identity import IdentityService
+    from application.shared.access import Caller
+    from application.shared.uow import UnitOfWorkFactory
+    from application.wallet import RechargeService
+    from domain.identity.model import Organization
+    from domain.identity.ports import OrganizationRepository
+    from entrypoints.container import build_container
+
+    upgrade(app_url)
+    container = build_container(app_settings(app_url))
+    now = datetime.now(UTC)
+    platform = Organization.create("Bench Platform", ["platform"], now)
+    orgs = [Organization.create(f"Bench Customer {i}", ["customer"], now) for i in range(wallets + 1)]
+    with container.get(UnitOfWorkFactory)() as uow:
+        repo = uow.repo(OrganizationRepository)
+        repo.add(platform)
+        for org in orgs:
+            repo.add(org)
+        uow.commit()
+    finance = Caller(org_id=platform.id, org_kinds=frozenset({"platform"}), roles=("platform_finance",),
+                     user_id="usr_bench")
+    admin = Caller(org_id=platform.id, org_kinds=frozenset({"platform"}), roles=("platform_admin",),
+                   user_id="usr_bench")
+    recharges, identity = container.get(RechargeService), container.get(IdentityService)
+    keys: dict[str, str] = {}
+    for org in orgs:
+        recharges.recharge(finance, org.id, Decimal("100000000.00"), "offline", "bench float")
+        keys[org.id] = identity.issue_api_key(admin, org.id, "bench").secret
+    container.get(UnitOfWorkFactory).engine.dispose()  # type: ignore[attr-defined]
+    ids = [o.id for o in orgs]
+    return {"spread": ids[:wallets], "hot": ids[wallets], "keys": keys}
+
+
+# -- (b) the application service ------------------------------------------------------------------
+
+def service_worker(args: tuple[str, list[str], int, float, float]) -> tuple[int, list[str]]:
+    app_url, org_ids, worker, start_at, stop_at = args
+    from application.shared.access import Caller
+    from application.wallet import WalletService
+    from entrypoints.container import build_container
+
+    container = build_container(app_settings(app_url))
+    wallets = container.get(WalletService)
+    rnd = random.Random(worker)
+    callers = {o: Caller(org_id=o, org_kinds=frozenset({"customer"}), roles=("customer_admin",), api_key_id="key")
+               for o in org_ids}
+    done, errors = 0, []
+    amount = Decimal("0.01")
+    time.sleep(max(0.0, start_at - time.time()))
+    while time.time() < stop_at:
+        org = org_ids[rnd.randrange(len(org_ids))] if len(org_ids) > 1 else org_ids[0]
+        try:
+            wallets.charge(callers[org], org, amount, f"b{worker}-{done}")
+            done += 1
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            errors.append(f"{type(exc).__name__}: {exc}"[:200])
+    return done, errors[:5]
+
+
+def run_service(app_url: str, org_ids: list[str], clients: int, seconds: int) -> tuple[float, list[str]]:
+    ctx = mp.get_context("fork")
+    start_at = time.time() + 3.0  # every worker builds its container first
+    stop_at = start_at + seconds
+    with ctx.Pool(clients) as pool:
+        results = pool.map(service_worker, [(app_url, org_ids, i, start_at, stop_at) for i in range(clients)])
+    errors = [e for _, errs in results for e in errs]
+    return sum(n for n, _ in results) / seconds, errors
+
+
+# -- (c) HTTP under gunicorn ------------------------------------------------------------------------
+
+def start_gunicorn(app_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "AGORA_DATABASE_URL": app_url, "AGORA_RUN_SCHEDULER": "false", "AGORA_SECRET_KEY": SECRET,
+           "AGORA_PAYMENT": "sandbox", "AGORA_STORAGE_DIR": str(ROOT / "var" / "bench-files"),
+           "PYTHONPATH": str(ROOT)}
+    env.pop("AGORA_REDIS_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "entrypoints.wsgi:app", "--bind", f"127.0.0.1:{port}",
+                             "--workers", str(workers), "--threads", "4", "--log-level", "warning"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    for _ in range(150):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return proc
+        except OSError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def run_http(port: int, org_ids: list[str], keys: dict[str, str], clients: int, seconds: int
+             ) -> tuple[float, list[str]]:
+    counts = [0] * clients
+    errors: list[str] = []
+    start = threading.Barrier(clients + 1)
+    deadline = [0.0]
+
+    def client(i: int) -> None:
+        rnd = random.Random(1000 + i)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        start.wait()
+        while time.perf_counter() < deadline[0]:
+            org = org_ids[rnd.randrange(len(org_ids))] if len(org_ids) > 1 else org_ids[0]
+            body = json.dumps({"amount": "0.01", "reference": f"h{i}-{counts[i]}"})
+            try:
+                conn.request("POST", f"/api/v1/wallets/{org}/charges", body=body,
+                             headers={"Content-Type": "application/json", "Authorization": f"Bearer {keys[org]}"})
+                resp = conn.getresponse()
+                data = resp.read()
+                if resp.status == 201:
+                    counts[i] += 1
+                else:
+                    errors.append(f"{resp.status}: {data[:200]!r}")
+            except (OSError, http.client.HTTPException) as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    deadline[0] = time.perf_counter() + seconds
+    began = time.perf_counter()
+    start.wait()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - began), errors[:5]
+
+
+# -- checks and report -------------------------------------------------------------------------------
+
+def check_ledger(url: str) -> dict[str, Any]:
+    with psycopg.connect(libpq(url)) as conn:
+        conn.execute(f"SET search_path = {APP_SCHEMA}")
+        total = conn.execute("SELECT COALESCE(sum(amount), 0) FROM ledger_postings").fetchone()[0]  # type: ignore
+        unbalanced = conn.execute("SELECT count(*) FROM (SELECT entry_id FROM ledger_postings GROUP BY entry_id "
+                                  "HAVING sum(amount) <> 0) x").fetchone()[0]  # type: ignore[index]
+        drift = conn.execute(
+            "SELECT count(*) FROM wallets w LEFT JOIN (SELECT owner, sum(amount) s FROM ledger_postings "
+            "WHERE account = 'cash' GROUP BY owner) p ON p.owner = w.org_id WHERE w.cash <> COALESCE(p.s, 0)"
+        ).fetchone()[0]  # type: ignore[index]
+        entries = conn.execute("SELECT count(*) FROM ledger_entries WHERE type = 'charge'").fetchone()[0]  # type: ignore
+    return {"ledger_total": total, "unbalanced_entries": unbalanced, "wallets_off_postings": drift,
+            "charges": entries}
+
+
+def table(rows: list[tuple[str, float | None, str]], base: float) -> str:
+    lines = ["| measurement | per second | vs raw-SQL transfer | goal |", "| --- | ---: | ---: | --- |"]
+    for name, value, goal in rows:
+        if value is None:
+            lines.append(f"| {name} | skipped | | {goal} |")
+        else:
+            lines.append(f"| {name} | {value:,.0f} | {value / base:.0%} | {goal} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--wallets", type=int, default=1000)
+    parser.add_argument("--http-workers", type=int, default=2)
+    parser.add_argument("--port", type=int, default=18765)
+    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--write-readme", action="store_true", help="put the results table into bench/README.md")
+    args = parser.parse_args()
+    url = os.environ.get("AGORA_BENCH_DATABASE_URL", DEFAULT_URL)
+    app_url = with_schema(url, APP_SCHEMA)
+    n, secs = args.clients, args.seconds
+
+    print(f"database {urlsplit(url).hostname}:{urlsplit(url).port}{urlsplit(url).path}, {n} clients, {secs}s each, "
+          f"{os.cpu_count()} CPUs", flush=True)
+    pgbench = run_pgbench(url, n, secs)
+    print(f"pgbench TPC-B-like: {pgbench}", flush=True)
+    reset_schema(url, APP_SCHEMA)
+    raw = run_raw_transfer(with_schema(url, APP_SCHEMA), n, secs)
+    print(f"raw-SQL transfer: {raw:.0f}/s", flush=True)
+
+    print(f"setting up {args.wallets + 1} wallets ...", flush=True)
+    world = setup_app(app_url, args.wallets)
+    spread, spread_errors = run_service(app_url, world["spread"], n, secs)
+    print(f"service, {args.wallets} wallets: {spread:.0f}/s {spread_errors[:1]}", flush=True)
+    hot, hot_errors = run_service(app_url, [world["hot"]], n, secs)
+    print(f"service, 1 hot wallet: {hot:.0f}/s {hot_errors[:1]}", flush=True)
+
+    http_spread = http_hot = None
+    http_errors: list[str] = []
+    if not args.skip_http:
+        proc = start_gunicorn(app_url, args.port, args.http_workers)
+        try:
+            http_spread, e1 = run_http(args.port, world["spread"], world["keys"], n, secs)
+            print(f"HTTP, {args.wallets} wallets: {http_spread:.0f}/s {e1[:1]}", flush=True)
+            http_hot, e2 = run_http(args.port, [world["hot"]], world["keys"], n, secs)
+            print(f"HTTP, 1 hot wallet: {http_hot:.0f}/s {e2[:1]}", flush=True)
+            http_errors = e1 + e2
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+
+    checks = check_ledger(url)
+    w = args.http_workers
+    rows = [
+        ("(a) pgbench TPC-B-like", pgbench, "baseline"),
+        ("(a) raw-SQL two-account transfer", raw, "baseline (100%)"),
+        (f"(b) service charges, {args.wallets} wallets", spread, f">= {GOALS['service']:.0%}"),
+        ("(b) service charges, 1 hot wallet", hot, f">= {GOALS['service']:.0%}"),
+        (f"(c) HTTP charges (gunicorn {w} workers), {args.wallets} wallets", http_spread, f">= {GOALS['http']:.0%}"),
+        (f"(c) HTTP charges (gunicorn {w} workers), 1 hot wallet", http_hot, f">= {GOALS['http']:.0%}"),
+    ]
+    report = table(rows, raw)
+    print()
+    print(report)
+    print()
+    print(f"ledger after the run: {checks}")
+    errors = spread_errors + hot_errors + http_errors
+    if errors:
+        print(f"errors seen by clients (first ones): {errors[:5]}")
+    ok = (checks["ledger_total"] == 0 and checks["unbalanced_entries"] == 0 and checks["wallets_off_postings"] == 0
+          and not errors)
+    print("ledger sums to zero, every entry balances, cached figures equal the postings" if ok
+          else "CHECK FAILED")
+    if args.write_readme:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        block = (f"<!-- results -->\nRun {stamp}: {os.cpu_count()} CPUs shared by PostgreSQL, the workers and the "
+                 f"clients; {n} clients, {secs}s per measurement.\n\n{report}\n\nAfter the run: ledger total "
+                 f"{checks['ledger_total']}, unbalanced entries {checks['unbalanced_entries']}, wallets whose cached "
+                 f"cash differs from their postings {checks['wallets_off_postings']}, {checks['charges']} charge "
+                 f"entries.\n<!-- /results -->")
+        text = README.read_text() if README.exists() else "<!-- results -->\n<!-- /results -->\n"
+        README.write_text(re.sub(r"<!-- results -->.*<!-- /results -->", block, text, flags=re.S))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,191 @@
+"""Repository ports of the wallet module."""
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from domain.wallet.ledger import ZERO, Account, JournalEntry
+from domain.wallet.model import (
+    CouponGrant,
+    Hold,
+    Recharge,
+    StatementLine,
+    Wallet,
+    Withdrawal,
+    WithholdingAgreement,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class LineFilter:
+    type: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    reference: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsumptionRow:
+    period: str  # YYYY-MM-DD or YYYY-MM (platform time zone)
+    amount: Decimal = ZERO
+    cash: Decimal = ZERO
+    normal_coupon: Decimal = ZERO
+    traffic_coupon: Decimal = ZERO
+    post_pay: Decimal = ZERO
+    count: int = 0
+
+
+class WalletRepository(abc.ABC):
+    @abc.abstractmethod
+    def lock(self, org_ids: Sequence[str]) -> dict[str, Wallet]:
+        """Lock the existing wallets of these organisations, always in sorted order (so two
+        transactions never wait on each other in a cycle), with their live coupon grants.
+        Organisations without a wallet row are absent from the answer."""
+
+    @abc.abstractmethod
+    def get(self, org_id: str) -> Wallet | None:
+        """Read without locking (queries)."""
+
+    @abc.abstractmethod
+    def create(self, org_id: str, now: datetime) -> None:
+        """Create an empty wallet unless one exists (safe under concurrency)."""
+
+    @abc.abstractmethod
+    def save(self, wallet: Wallet) -> None:
+        """Write the cached figures and the grants the wallet changed."""
+
+    @abc.abstractmethod
+    def save_grants(self, wallet: Wallet) -> None:
+        """Write only the grants the wallet changed (its figures were written with an entry)."""
+
+    @abc.abstractmethod
+    def grants(self, org_id: str, *, include_spent: bool, offset: int, limit: int) -> list[CouponGrant]: ...
+
+    @abc.abstractmethod
+    def expired_grants(self, now: datetime, limit: int) -> list[CouponGrant]:
+        """Grants with money left whose expiry has passed (for the lapse job)."""
+
+    @abc.abstractmethod
+    def with_threshold(self, after_org_id: str | None, limit: int) -> list[str]:
+        """Organisation ids of wallets with a low-balance threshold, in id order (paged)."""
+
+
+class LedgerRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, entry: JournalEntry, lines: Sequence[StatementLine], wallets: Sequence[Wallet] = ()) -> bool:
+        """Write an entry, its postings, its statement lines and the cached figures of
+        ``wallets`` (those it changed), in as few round trips as the database allows.
+        False, and nothing written, when an entry with the same ``unique_key`` exists."""
+
+    @abc.abstractmethod
+    def get(self, entry_id: str) -> JournalEntry | None: ...
+
+    @abc.abstractmethod
+    def by_unique_key(self, key: str) -> JournalEntry | None: ...
+
+    @abc.abstractmethod
+    def line(self, org_id: str, entry_id: str) -> StatementLine | None: ...
+
+    @abc.abstractmethod
+    def lines(self, org_id: str, flt: LineFilter, offset: int, limit: int) -> tuple[list[StatementLine], int]: ...
+
+    @abc.abstractmethod
+    def consumption(self, org_id: str, granularity: str, from_day: str, to_day: str) -> list[ConsumptionRow]:
+        """Charges and captures of a wallet grouped by local day or month, days inclusive."""
+
+    @abc.abstractmethod
+    def balances_at(self, org_id: str, at: datetime) -> dict[Account, Decimal]:
+        """Balances of the wallet's accounts from its postings up to and including ``at``."""
+
+    @abc.abstractmethod
+    def total(self) -> Decimal:
+        """The sum of every posting in the ledger (always zero)."""
+
+    @abc.abstractmethod
+    def unbalanced_entries(self, limit: int) -> list[str]:
+        """Ids of entries whose postings do not sum to zero (always none)."""
+
+    @abc.abstractmethod
+    def allocated_net(self, agency_org_id: str, principal_org_id: str) -> Decimal:
+        """Allocated by the agency to the principal minus what it reclaimed."""
+
+
+class HoldRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, hold: Hold) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, hold_id: str) -> Hold | None: ...
+
+    @abc.abstractmethod
+    def by_reference(self, org_id: str, reference: str) -> Hold | None: ...
+
+    @abc.abstractmethod
+    def save(self, hold: Hold) -> None: ...
+
+    @abc.abstractmethod
+    def expired(self, now: datetime, limit: int) -> list[Hold]:
+        """Active holds whose expiry has passed."""
+
+    @abc.abstractmethod
+    def list(self, org_id: str, status: str | None, offset: int, limit: int) -> tuple[list[Hold], int]: ...
+
+
+class RechargeRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, recharge: Recharge) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, recharge_id: str) -> Recharge | None: ...
+
+    @abc.abstractmethod
+    def save(self, recharge: Recharge) -> None: ...
+
+    @abc.abstractmethod
+    def pending_before(self, cutoff: datetime, limit: int) -> list[Recharge]:
+        """Online recharges still pending that were created before ``cutoff``."""
+
+    @abc.abstractmethod
+    def refundable(self, org_id: str, amount: Decimal) -> Recharge | None:
+        """The newest paid online recharge with at least ``amount`` left to refund."""
+
+    @abc.abstractmethod
+    def list(self, org_id: str, status: str | None, offset: int, limit: int) -> tuple[list[Recharge], int]: ...
+
+
+class WithdrawalRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, withdrawal: Withdrawal) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, withdrawal_id: str) -> Withdrawal | None: ...
+
+    @abc.abstractmethod
+    def save(self, withdrawal: Withdrawal) -> None: ...
+
+    @abc.abstractmethod
+    def pending_before(self, cutoff: datetime, limit: int) -> list[Withdrawal]: ...
+
+    @abc.abstractmethod
+    def list(self, org_id: str, offset: int, limit: int) -> tuple[list[Withdrawal], int]: ...
+
+
+class AgreementRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, agreement: WithholdingAgreement) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, agreement_id: str) -> WithholdingAgreement | None: ...
+
+    @abc.abstractmethod
+    def save(self, agreement: WithholdingAgreement) -> None: ...
+
+    @abc.abstractmethod
+    def current(self, org_id: str) -> WithholdingAgreement | None:
+        """The organisation's pending or active agreement, if any."""
+
+    @abc.abstractmethod
+    def list(self, org_id: str) -> list[WithholdingAgreement]: ...

@@ -1,0 +1,1 @@
+"""Dispatch HTTP API: product providers, employee capacity, queues, saturation, decisions."""

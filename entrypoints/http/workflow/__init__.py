@@ -1,0 +1,1 @@
+"""Workflow HTTP API."""

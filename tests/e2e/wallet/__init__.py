@@ -1,0 +1,1 @@
+"""Wallet API end to end."""

@@ -1,0 +1,498 @@
+"""The wallet's HTTP contract: figures, statements, recharges, charges, holds, allocation,
+coupons, credit, deposits, budgets, alerts and withholding agreements — with
+permissions, idempotency and tenant isolation checked on the way."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.e2e.wallet.conftest import World, err, money
+
+D = Decimal
+FIGURES = ("cash", "coupons", "credit_limit", "credit_used", "held", "deposit_due", "deposit_paid", "available",
+           "spent_today")
+
+
+def url(org_id: str, tail: str = "") -> str:
+    return f"/api/v1/wallets/{org_id}{tail}"
+
+
+def soon(hours: int = 24) -> str:
+    return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
+
+
+def charge(api: Any, org_id: str, amount: str, reference: str, **extra: Any) -> Any:
+    return api.post(url(org_id, "/charges"), json={"amount": amount, "reference": reference, **extra})
+
+
+# -- figures and who sees them ------------------------------------------------------------------------
+
+def test_figures_are_decimal_strings_and_only_fund_roles_see_them(world: World) -> None:
+    c = world.customer
+    world.offline(c.org_id, "100.00")
+    w = world.wallet(c.api, c.org_id)
+    assert {k: money(w[k]) for k in FIGURES} == {
+        "cash": D("100.00"), "coupons": 0, "credit_limit": 0, "credit_used": 0, "held": 0, "deposit_due": 0,
+        "deposit_paid": 0, "available": D("100.00"), "spent_today": 0}
+    assert w["coupons_by_kind"] == {"normal": "0.00", "traffic": "0.00"}
+    assert (w["daily_budget"], w["low_balance_threshold"], w["withholding_active"]) == (None, None, False)
+
+    r = world.customer_user.get(url(c.org_id))
+    assert r.status_code == 403 and err(r) == "permission_denied"  # employees see no funds
+    r = world.other.api.get(url(c.org_id))
+    assert r.status_code == 404  # another tenant's wallet does not exist for it
+    assert world.wallet(world.finance, c.org_id)["cash"] == "100.00"  # platform finance views all
+
+    m = world.merchant.org_id
+    assert world.wallet(world.agency_admin, m)["cash"] == "0.00"  # agency admin views its principal's funds
+    r = world.agency_employee.get(url(m), headers={"X-Act-As-Org": m})
+    assert r.status_code == 403  # operates principals, no funds
+    r = world.agency_admin.get(url(c.org_id))
+    assert r.status_code == 404  # not its principal
+    r = world.customer.api.get(url("org_does_not_exist"))
+    assert r.status_code == 404
+
+
+# -- recharges -------------------------------------------------------------------------------------
+
+def test_offline_recharge_is_finance_work_and_revoked_once_while_covered(world: World) -> None:
+    c = world.customer
+    r = c.api.post(url(c.org_id, "/recharges"), json={"amount": "10.00", "channel": "offline", "note": "me"})
+    assert r.status_code == 403
+    r = world.finance.post(url(c.org_id, "/recharges"), json={"amount": "10.00", "channel": "offline"})
+    assert r.status_code == 422 and err(r) == "note_required"
+    rec = world.offline(c.org_id, "100.00", "bank slip 7731")
+    assert (rec["status"], rec["amount"], rec["entry"]["breakdown"]["cash"]) == ("paid", "100.00", "100.00")
+    assert rec["entry"]["balances_after"]["cash"] == "100.00"
+
+    assert charge(c.api, c.org_id, "0.01", "o-1").status_code == 201
+    r = world.finance.post(url(c.org_id, f"/recharges/{rec['id']}/revoke"), json={})
+    assert r.status_code == 409 and err(r) == "revoke_not_covered"
+    world.offline(c.org_id, "0.01", "top-up to cover the revoke")
+    r = c.api.post(url(c.org_id, f"/recharges/{rec['id']}/revoke"), json={})
+    assert r.status_code == 403  # the owner cannot revoke
+    r = world.finance.post(url(c.org_id, f"/recharges/{rec['id']}/revoke"), json={"note": "wrong customer"})
+    assert r.status_code == 201, r.get_json()
+    assert (r.get_json()["type"], r.get_json()["balances_after"]["cash"]) == ("revoke", "0.00")
+    r = world.finance.post(url(c.org_id, f"/recharges/{rec['id']}/revoke"), json={})
+    assert r.status_code == 409 and err(r) == "already_revoked"
+    got = c.api.get(url(c.org_id, f"/recharges/{rec['id']}")).get_json()
+    assert got["status"] == "revoked"
+    assert [e["type"] for e in world.entries(c.api, c.org_id)] == ["revoke", "recharge", "charge", "recharge"]
+    assert world.ledger_total() == 0
+
+
+def test_online_recharge_answers_pending_with_a_payment_url(world: World) -> None:
+    c = world.customer
+    r = c.api.post(url(c.org_id, "/recharges"), json={"amount": "88.00", "channel": "sandbox"})
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert (body["status"], body["amount"], body["entry"]) == ("pending", "88.00", None)
+    assert body["payment_url"].startswith("http") and "/sandbox/pay/" in body["payment_url"]
+    assert world.wallet(c.api, c.org_id)["cash"] == "0.00"
+    r = c.api.post(url(c.org_id, "/recharges"), json={"amount": "88.00", "channel": "alipay"})
+    assert r.status_code == 422 and err(r) == "channel_not_configured"
+    r = world.customer_user.post(url(c.org_id, "/recharges"), json={"amount": "1.00", "channel": "sandbox"})
+    assert r.status_code == 403
+    r = world.finance.post(url(c.org_id, "/recharges"), json={"amount": "1.00", "channel": "sandbox"})
+    assert r.status_code == 403  # online recharge is the owner's
+
+
+# -- money validation --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("amount, message", [
+    ("1.001", "has more than 2 decimal places"), (12.345, "has more than 2 decimal places"),
+    ("abc", "is not a decimal number"), ("-5.00", "must be greater than 0"), ("0", "must be greater than 0"),
+    (True, 'must be a decimal string such as "12.30"'), ("NaN", "must be finite"),
+])
+def test_money_is_refused_naming_the_field(world: World, amount: Any, message: str) -> None:
+    c = world.customer
+    r = charge(c.api, c.org_id, amount, "r-1")
+    assert r.status_code == 422
+    assert r.get_json()["error"]["details"] == {"amount": [message]}
+
+
+def test_json_numbers_with_two_places_are_accepted_and_unknown_fields_refused(world: World) -> None:
+    c = world.customer
+    world.offline(c.org_id, "10.00")
+    r = charge(c.api, c.org_id, 2.5, "r-1")
+    assert r.status_code == 201 and r.get_json()["amount"] == "2.50"
+    r = charge(c.api, c.org_id, "1.00", "r-2", tip="1")
+    assert r.status_code == 422 and r.get_json()["error"]["details"] == {"tip": ["Unknown field."]}
+    r = c.api.post(url(c.org_id, "/charges"), json={"amount": "1.00", "reference": "x",
+                                                     "payees": [{"org_id": "o", "amount": "0.001"}]})
+    assert r.status_code == 422 and "payees" in r.get_json()["error"]["details"]
+
+
+# -- charges ----------------------------------------------------------------------------------------
+
+def test_charge_draws_sources_in_order_and_records_the_breakdown(world: World) -> None:
+    c = world.customer
+    world.offline(c.org_id, "5.00")
+    assert world.admin.put(url(c.org_id, "/credit-limit"), json={"credit_limit": "100.00"}).status_code == 200
+    for kind, amount, hours in (("traffic", "4.00", 48), ("traffic", "3.00", 24), ("normal", "2.00", 12)):
+        r = world.admin.post(url(c.org_id, "/coupons"),
+                             json={"kind": kind, "amount": amount, "expires_at": soon(hours)})
+        assert r.status_code == 201, r.get_json()
+    w = world.wallet(c.api, c.org_id)
+    assert (w["coupons"], w["coupons_by_kind"], w["available"]) == (
+        "9.00", {"normal": "2.00", "traffic": "7.00"}, "114.00")
+    assert [(g["kind"], g["remaining"]) for g in w["coupon_grants"]] == [
+        ("normal", "2.00"), ("traffic", "3.00"), ("traffic", "4.00")]  # soonest expiry first
+
+    r = charge(c.api, c.org_id, "20.00", "ads-0301", coupon_kind="traffic")
+    assert r.status_code == 201, r.get_json()
+    e = r.get_json()
+    assert e["breakdown"] == {"cash": "5.00", "normal_coupon": "2.00", "traffic_coupon": "7.00", "post_pay": "6.00"}
+    assert (e["balances_after"]["cash"], e["balances_after"]["credit_used"], e["balances_after"]["available"]) == (
+        "0.00", "6.00", "94.00")
+    assert (e["type"], e["reference"], e["replayed"], e["payees"]) == ("charge", "ads-0301", False, [])
+
+    before = world.wallet(c.api, c.org_id)
+    r = charge(c.api, c.org_id, "94.01", "too-much")
+    assert r.status_code == 409 and err(r) == "insufficient_funds"
+    assert world.wallet(c.api, c.org_id) | {"at": ""} == before | {"at": ""}  # nothing written
+    assert world.entries(c.api, c.org_id, reference="too-much") == []
+    assert world.ledger_total() == 0
+
+
+def test_a_reference_is_charged_once(world: World) -> None:
+    c = world.customer
+    world.offline(c.org_id, "50.00")
+    first = charge(c.api, c.org_id, "30.00", "order-1")
+    assert first.status_code == 201
+    again = charge(c.api, c.org_id, "30.00", "order-1")  # a retry without an idempotency key
+    assert again.status_code == 200
+    assert again.get_json()["id"] == first.get_json()["id"] and again.get_json()["replayed"] is True
+    r = charge(c.api, c.org_id, "31.00", "order-1")
+    assert r.status_code == 409 and err(r) == "duplicate_reference"
+    assert world.wallet(c.api, c.org_id)["cash"] == "20.00"
+
+
+def test_idempotency_key_replays_the_first_response_and_refuses_another_body(world: World) -> None:
+    c = world.customer
+    world.offline(c.org_id, "50.00")
+    key = {"Idempotency-Key": "k-123"}
+    first = c.api.post(url(c.org_id, "/charges"), json={"amount": "10.00", "reference": "i-1"}, headers=key)
+    assert first.status_code == 201
+    again = c.api.post(url(c.org_id, "/charges"), json={"amount": "10.00", "reference": "i-1"}, headers=key)
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.get_json() == first.get_json()
+    other = c.api.post(url(c.org_id, "/charges"), json={"amount": "11.00", "reference": "i-2"}, headers=key)
+    assert other.status_code == 409 and err(other) == "idempotency_key_reused"
+    assert world.wallet(c.api, c.org_id)["cash"] == "40.00"
+    # a refused command is remembered too: the same key and body gets the same 409
+    poor = {"Idempotency-Key": "k-poor"}
+    r1 = c.api.post(url(c.org_id, "/charges"), json={"amount": "99.00", "reference": "i-3"}, headers=poor)
+    world.offline(c.org_id, "100.00")
+    r2 = c.api.post(url(c.org_id, "/charges"), json={"amount": "99.00", "reference": "i-3"}, headers=poor)
+    assert (r1.status_code, r2.status_code, err(r2)) == (409, 409, "insufficient_funds")
+    # money POSTs of other kinds honour it as well
+    body = {"amount": "5.00", "channel": "offline", "note": "slip"}
+    r1 = world.finance.post(url(c.org_id, "/recharges"), json=body, headers={"Idempotency-Key": "rk"})
+    r2 = world.finance.post(url(c.org_id, "/recharges"), json=body, headers={"Idempotency-Key": "rk"})
+    assert r1.get_json()["id"] == r2.get_json()["id"]
+    assert world.wallet(c.api, c.org_id)["cash"] == "145.00"
+
+
+def test_payees_and_withholding(world: World) -> None:
+    c, s = world.customer, world.supplier
+    world.offline(c.org_id, "100.00")
+    payees = [{"org_id": s.org_id, "amount": "8.00"}]
+    r = charge(c.api, c.org_id, "10.00", "t-1", payees=payees)
+    assert r.status_code == 403 and err(r) == "payees_not_allowed"  # a tenant cannot route money to another
+    r = charge(world.admin, c.org_id, "10.00", "t-1", payees=payees)
+    assert r.status_code == 409 and err(r) == "withholding_agreement_required"
+
+    r = c.api.post(url(c.org_id, "/withholding-agreements"),
+                   json={"account": "pay@acme.example", "account_name": "Acme Ltd", "account_type": "personal"})
+    assert r.status_code == 422 and err(r) == "enterprise_account_required"
+    r = c.api.post(url(c.org_id, "/withholding-agreements"),
+                   json={"account": "pay@acme.example", "account_name": "Acme Ltd", "account_type": "enterprise"})
+    assert r.status_code == 201 and r.get_json()["status"] == "pending"
+    agreement = r.get_json()["id"]
+    assert c.api.post(url(c.org_id, f"/withholding-agreements/{agreement}/confirm")).status_code == 403
+    r = charge(world.admin, c.org_id, "10.00", "t-1", payees=payees)
+    assert r.status_code == 409  # pending is not enough
+    r = world.admin.post(url(c.org_id, f"/withholding-agreements/{agreement}/confirm"))
+    assert r.status_code == 200 and r.get_json()["status"] == "active"
+    assert world.wallet(c.api, c.org_id)["withholding_active"] is True
+
+    r = charge(world.admin, c.org_id, "10.00", "t-1", payees=payees)
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["payees"] == [{"org_id": s.org_id, "amount": "8.00"}]
+    assert world.wallet(s.api, s.org_id)["cash"] == "8.00"  # supplier's cost, in the same entry
+    mine = world.entries(c.api, c.org_id, type="charge")[0]
+    assert "payees" not in mine["details"]  # the customer never sees the supplier's cost price
+    theirs = world.entries(s.api, s.org_id)[0]
+    assert (theirs["type"], theirs["amount"], theirs["counterparty_org_id"]) == ("charge", "8.00", c.org_id)
+    r = charge(world.admin, c.org_id, "1.00", "t-2", payees=[{"org_id": s.org_id, "amount": "1.01"}])
+    assert r.status_code == 422 and err(r) == "payees_exceed_charge"
+
+    r = c.api.post(url(c.org_id, f"/withholding-agreements/{agreement}/revoke"))
+    assert r.status_code == 200 and r.get_json()["status"] == "revoked"
+    r = charge(world.admin, c.org_id, "1.00", "t-3")
+    assert r.status_code == 409 and err(r) == "withholding_agreement_required"
+    assert charge(c.api, c.org_id, "1.00", "t-3").status_code == 201  # the owner's own payment still works
+    assert world.ledger_total() == 0
+
+
+# -- holds ------------------------------------------------------------------------------------------
+
+def test_hold_capture_and_release(world: World) -> None:
+    c = world.customer
+    world.offline(c.org_id, "100.00")
+    r = c.api.post(url(c.org_id, "/holds"), json={"amount": "70.00", "reference": "order-7", "expires_at": soon(1)})
+    assert r.status_code == 201, r.get_json()
+    hold = r.get_json()
+    assert (hold["status"], hold["amount"]) == ("active", "70.00")
+    w = world.wallet(c.api, c.org_id)
+    assert (w["held"], w["available"], w["cash"]) == ("70.00", "30.00", "100.00")
+    assert err(charge(c.api, c.org_id, "30.01", "other")) == "insufficient_funds"
+    r = world.other.api.post(f"/api/v1/holds/{hold['id']}/capture", json={})
+    assert r.status_code == 404  # another tenant's hold does not exist for it
+    r = c.api.post(f"/api/v1/holds/{hold['id']}/capture", json={"amount": "70.01"})
+    assert r.status_code == 422 and err(r) == "capture_exceeds_hold"
+    r = c.api.post(f"/api/v1/holds/{hold['id']}/capture", json={"amount": "45.00"})
+    assert r.status_code == 201, r.get_json()
+    cap = r.get_json()
+    assert (cap["type"], cap["breakdown"]["cash"], cap["details"]["released"]) == ("capture", "45.00", "25.00")
+    assert (cap["balances_after"]["held"], cap["balances_after"]["cash"]) == ("0.00", "55.00")
+    r = c.api.post(f"/api/v1/holds/{hold['id']}/release")
+    assert r.status_code == 409 and err(r) == "hold_not_active"
+
+    r = c.api.post(url(c.org_id, "/holds"), json={"amount": "20.00", "reference": "order-8", "expires_at": soon(1)})
+    second = r.get_json()["id"]
+    r = c.api.post(f"/api/v1/holds/{second}/release")
+    assert r.status_code == 200 and r.get_json()["status"] == "released"
+    assert world.wallet(c.api, c.org_id)["available"] == "55.00"
+    r = c.api.post(url(c.org_id, "/holds"), json={"amount": "20.00", "reference": "order-8", "expires_at": soon(1)})
+    assert r.status_code == 200 and r.get_json()["replayed"] is True  # the same order's hold again
+    r = c.api.post(url(c.org_id, "/holds"), json={"amount": "1.00", "reference": "order-9",
+                                                   "expires_at": "2020-01-01T00:00:00+00:00"})
+    assert r.status_code == 422 and err(r) == "invalid_expiry"
+    listed = c.api.get(url(c.org_id, "/holds")).get_json()
+    assert [h["status"] for h in listed["items"]] == ["released", "captured"]
+    types = [e["type"] for e in world.entries(c.api, c.org_id)]
+    assert types == ["release", "hold", "capture", "hold", "recharge"]
+
+
+# -- allocation, coupons --------------------------------------------------------------------------------
+
+def test_agency_allocates_and_reclaims_only_with_its_principals(world: World) -> None:
+    a, m = world.agency, world.merchant
+    world.offline(a.org_id, "500.00")
+    r = a.api.post(url(a.org_id, "/allocations"), json={"to_org_id": m.org_id, "amount": "200.00"})
+    assert r.status_code == 201, r.get_json()
+    assert (r.get_json()["type"], r.get_json()["balances_after"]["cash"]) == ("allocation", "300.00")
+    assert world.wallet(m.api, m.org_id)["cash"] == "200.00"
+    r = world.agency_admin.post(url(a.org_id, "/allocations"), json={"to_org_id": m.org_id, "amount": "50.00"})
+    assert r.status_code == 201  # the agency admin allocates too
+    r = world.agency_employee.post(url(a.org_id, "/allocations"), json={"to_org_id": m.org_id, "amount": "1.00"})
+    assert r.status_code == 403
+    r = a.api.post(url(a.org_id, "/allocations"), json={"to_org_id": world.customer.org_id, "amount": "1.00"})
+    assert r.status_code == 404 and err(r) == "principal_not_found"
+    r = m.api.post(url(m.org_id, "/allocations"), json={"to_org_id": a.org_id, "amount": "1.00"})
+    assert r.status_code == 403  # merchants do not allocate
+    r = a.api.post(url(a.org_id, "/allocations"), json={"to_org_id": m.org_id, "amount": "250.01"})
+    assert r.status_code == 409 and err(r) == "insufficient_funds"
+
+    assert charge(m.api, m.org_id, "100.00", "ads-1").status_code == 201
+    r = a.api.post(url(a.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "150.01"})
+    assert r.status_code == 409 and err(r) == "insufficient_funds"  # only unspent money comes back
+    r = a.api.post(url(a.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "150.00"})
+    assert r.status_code == 201, r.get_json()
+    assert world.wallet(a.api, a.org_id)["cash"] == "400.00"
+    world.offline(m.org_id, "10.00", "the merchant's own money")
+    r = a.api.post(url(a.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "100.01"})
+    assert r.status_code == 409 and err(r) == "reclaim_exceeds_allocated"  # 250 allocated, 150 back
+    r = a.api.post(url(a.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "10.01"})
+    assert r.status_code == 409 and err(r) == "insufficient_funds"
+    assert a.api.post(url(a.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "10.00"}).status_code \
+        == 201
+    allocations = world.entries(a.api, a.org_id, type="allocation")
+    assert [(e["amount"], e["details"]["direction"]) for e in allocations] == [
+        ("10.00", "reclaim"), ("150.00", "reclaim"), ("-50.00", "allocate"), ("-200.00", "allocate")]
+    assert world.ledger_total() == 0
+
+
+def test_coupons_are_granted_by_the_platform_or_an_agency_to_its_principal(world: World) -> None:
+    a, m, c = world.agency, world.merchant, world.customer
+    body = {"kind": "traffic", "amount": "30.00", "expires_at": soon()}
+    r = world.admin.post(url(c.org_id, "/coupons"), json=body)
+    assert r.status_code == 201 and r.get_json()["granted_by"] == "platform"
+    assert r.get_json()["entry"]["type"] == "coupon_change"
+    r = c.api.post(url(c.org_id, "/coupons"), json=body)
+    assert r.status_code == 404  # a customer grants nothing, not even to itself
+    r = a.api.post(url(m.org_id, "/coupons"), json=body)
+    assert r.status_code == 409 and err(r) == "insufficient_funds"  # the agency pays for its red packets
+    world.offline(a.org_id, "100.00")
+    r = a.api.post(url(m.org_id, "/coupons"), json=body)
+    assert r.status_code == 201 and r.get_json()["granted_by"] == a.org_id
+    assert world.wallet(a.api, a.org_id)["cash"] == "70.00"
+    assert world.wallet(m.api, m.org_id)["coupons_by_kind"]["traffic"] == "30.00"
+    r = a.api.post(url(c.org_id, "/coupons"), json=body)
+    assert r.status_code == 404  # not its principal
+    r = world.admin.post(url(c.org_id, "/coupons"), json={**body, "expires_at": "2020-01-01T00:00:00+00:00"})
+    assert r.status_code == 422 and err(r) == "invalid_expiry"
+    listed = m.api.get(url(m.org_id, "/coupons")).get_json()["items"]
+    assert [(g["kind"], g["remaining"]) for g in listed] == [("traffic", "30.00")]
+
+
+# -- credit, deposit, budget, alert -----------------------------------------------------------------------
+
+def test_credit_limit_and_deposit(world: World) -> None:
+    c = world.customer
+    r = c.api.put(url(c.org_id, "/credit-limit"), json={"credit_limit": "100.00"})
+    assert r.status_code == 403
+    r = world.admin.put(url(c.org_id, "/credit-limit"), json={"credit_limit": "100.00", "note": "signed 2026"})
+    assert r.status_code == 200 and (r.get_json()["credit_limit"], r.get_json()["available"]) == ("100.00", "100.00")
+    assert charge(c.api, c.org_id, "60.00", "on-credit").get_json()["breakdown"]["post_pay"] == "60.00"
+    r = world.admin.put(url(c.org_id, "/credit-limit"), json={"credit_limit": "59.99"})
+    assert r.status_code == 409 and err(r) == "credit_limit_below_used"
+    world.offline(c.org_id, "100.00")  # repays the post-pay first
+    w = world.wallet(c.api, c.org_id)
+    assert (w["credit_used"], w["cash"]) == ("0.00", "40.00")
+
+    r = c.api.put(url(c.org_id, "/deposit"), json={"deposit_due": "30.00"})
+    assert r.status_code == 403
+    assert world.admin.put(url(c.org_id, "/deposit"), json={"deposit_due": "30.00"}).get_json()["deposit_due"] \
+        == "30.00"
+    r = world.customer_user.post(url(c.org_id, "/deposit/payments"), json={})
+    assert r.status_code == 403
+    r = c.api.post(url(c.org_id, "/deposit/payments"), json={"amount": "30.01"})
+    assert r.status_code == 409 and err(r) == "deposit_exceeds_due"
+    r = c.api.post(url(c.org_id, "/deposit/payments"), json={})
+    assert r.status_code == 201 and r.get_json()["balances_after"]["deposit_paid"] == "30.00"
+    w = world.wallet(c.api, c.org_id)
+    assert (w["cash"], w["deposit_paid"], w["available"]) == ("10.00", "30.00", "110.00")
+    assert c.api.post(url(c.org_id, "/deposit/refunds"), json={}).status_code == 403
+    r = world.admin.post(url(c.org_id, "/deposit/refunds"), json={"note": "relation ended"})
+    assert r.status_code == 201 and r.get_json()["balances_after"]["cash"] == "40.00"
+    assert [e["type"] for e in world.entries(world.admin, c.org_id, type="adjustment")] == ["adjustment"] * 2
+    assert world.ledger_total() == 0
+
+
+def test_agency_sets_its_principals_budget_and_the_day_total_is_enforced(world: World) -> None:
+    m = world.merchant
+    world.offline(m.org_id, "500.00")
+    r = world.agency_admin.put(url(m.org_id, "/budget"), json={"daily_budget": "100.00"})
+    assert r.status_code == 200 and r.get_json()["daily_budget"] == "100.00"
+    r = world.agency_employee.put(url(m.org_id, "/budget"), json={"daily_budget": "1.00"},
+                                  headers={"X-Act-As-Org": m.org_id})
+    assert r.status_code == 403
+    r = world.other.api.put(url(m.org_id, "/budget"), json={"daily_budget": "1.00"})
+    assert r.status_code == 404
+    assert charge(m.api, m.org_id, "60.00", "d-1").status_code == 201
+    r = charge(m.api, m.org_id, "40.01", "d-2")
+    assert r.status_code == 409 and err(r) == "daily_budget_exceeded"
+    assert r.get_json()["error"]["details"]["spent_today"] == "60.00"
+    assert charge(m.api, m.org_id, "40.00", "d-2").status_code == 201
+    assert world.wallet(m.api, m.org_id)["spent_today"] == "100.00"
+    r = m.api.put(url(m.org_id, "/budget"), json={"daily_budget": None})
+    assert r.status_code == 200 and r.get_json()["daily_budget"] is None
+    assert charge(m.api, m.org_id, "1.00", "d-3").status_code == 201
+
+
+def test_low_balance_alert_notifies_once_per_crossing(world: World, sms: Any) -> None:
+    c = world.customer
+    world.offline(c.org_id, "100.00")
+    r = c.api.put(url(c.org_id, "/low-balance-alert"), json={"threshold": "50.00"})
+    assert r.status_code == 200 and r.get_json()["low_balance_threshold"] == "50.00"
+    assert r.get_json()["low_balance_alerted"] is False
+
+    def alerts() -> list[str]:
+        items = c.api.get("/api/v1/me/messages").get_json()["items"]
+        return [m["body"] for m in items if m["title"] == "Wallet balance is low"]
+
+    charge(c.api, c.org_id, "40.00", "a")
+    assert alerts() == []
+    charge(c.api, c.org_id, "15.00", "b")  # 45 < 50: one alert
+    charge(c.api, c.org_id, "5.00", "c")  # still below: none more
+    assert len(alerts()) == 1 and "45.00" in alerts()[0]
+    assert world.customer_user.get("/api/v1/me/messages").get_json()["items"] == []  # no funds, no alert
+    world.offline(c.org_id, "20.00")  # back to 60: re-armed
+    charge(c.api, c.org_id, "10.01", "d")  # 49.99: the second alert
+    assert len(alerts()) == 2
+
+
+def test_entries_filters_consumption_and_the_past(world: World) -> None:
+    c = world.customer
+    world.offline(c.org_id, "100.00")
+    world.admin.post(url(c.org_id, "/coupons"), json={"kind": "traffic", "amount": "5.00", "expires_at": soon()})
+    charge(c.api, c.org_id, "10.00", "ord-1", coupon_kind="traffic")
+    moment = datetime.now(UTC).isoformat()
+    charge(c.api, c.org_id, "20.00", "ord-2")
+    rows = world.entries(c.api, c.org_id)
+    assert [r["type"] for r in rows] == ["charge", "charge", "coupon_change", "recharge"]
+    assert [r["seq"] for r in rows] == [4, 3, 2, 1]
+    assert rows[0]["balances_after"]["cash"] == "75.00" and rows[0]["amount"] == "-20.00"
+    assert [r["reference"] for r in world.entries(c.api, c.org_id, type="charge")] == ["ord-2", "ord-1"]
+    assert [r["reference"] for r in world.entries(c.api, c.org_id, reference="ord-1")] == ["ord-1"]
+    assert world.entries(c.api, c.org_id, to="2000-01-01") == []
+    assert len(world.entries(c.api, c.org_id, **{"from": "2000-01-01", "to": "2100-01-01"})) == 4
+    r = c.api.get(url(c.org_id, "/entries"), query_string={"type": "bogus"})
+    assert r.status_code == 422
+    r = c.api.get(url(c.org_id, "/entries"), query_string={"from": "yesterday"})
+    assert r.status_code == 422 and "from" in r.get_json()["error"]["details"]
+    paged = c.api.get(url(c.org_id, "/entries"), query_string={"per_page": "1", "page": "2"}).get_json()
+    assert (paged["total"], len(paged["items"]), paged["items"][0]["reference"]) == (4, 1, "ord-1")
+
+    r = c.api.get(url(c.org_id, "/consumption"), query_string={"granularity": "month", "from": "2000-01-01",
+                                                               "to": "2100-01-01"})
+    assert r.status_code == 422 and err(r) == "invalid_date"  # more than 400 days
+    first_day = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
+    last_day = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    r = c.api.get(url(c.org_id, "/consumption"), query_string={"from": first_day, "to": last_day})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["total"] == {"period": "total", "amount": "30.00", "cash": "25.00", "normal_coupon": "0.00",
+                             "traffic_coupon": "5.00", "post_pay": "0.00", "count": 2}
+    assert len(body["items"]) == 1 and body["items"][0]["amount"] == "30.00"
+    r = c.api.get(url(c.org_id, "/consumption"), query_string={"granularity": "month", "from": first_day,
+                                                               "to": last_day})
+    assert [i["period"] for i in r.get_json()["items"]] == [body["items"][0]["period"][:7]]
+
+    past = c.api.get(url(c.org_id), query_string={"at": moment}).get_json()
+    assert (past["historical"], past["cash"], past["coupons"], past["available"]) == (True, "95.00", "0.00", "95.00")
+    before_all = c.api.get(url(c.org_id), query_string={"at": "2000-01-01T00:00:00+00:00"}).get_json()
+    assert before_all["cash"] == "0.00"
+
+
+# -- isolation --------------------------------------------------------------------------------------
+
+def test_every_wallet_route_hides_another_tenants_wallet(world: World) -> None:
+    c, o = world.customer, world.other
+    world.offline(c.org_id, "100.00")
+    hold = c.api.post(url(c.org_id, "/holds"), json={"amount": "1.00", "reference": "h", "expires_at": soon(1)})
+    rec = world.offline(c.org_id, "1.00")
+    calls = [
+        ("get", url(c.org_id), None), ("get", url(c.org_id, "/entries"), None),
+        ("get", url(c.org_id, "/consumption?from=2026-01-01&to=2026-01-02"), None),
+        ("get", url(c.org_id, "/recharges"), None), ("get", url(c.org_id, f"/recharges/{rec['id']}"), None),
+        ("get", url(c.org_id, "/holds"), None), ("get", url(c.org_id, "/coupons"), None),
+        ("get", url(c.org_id, "/withdrawals"), None), ("get", url(c.org_id, "/withholding-agreements"), None),
+        ("get", f"/api/v1/holds/{hold.get_json()['id']}", None),
+        ("post", url(c.org_id, "/charges"), {"amount": "1.00", "reference": "x"}),
+        ("post", url(c.org_id, "/holds"), {"amount": "1.00", "reference": "x", "expires_at": soon(1)}),
+        ("post", f"/api/v1/holds/{hold.get_json()['id']}/capture", {}),
+        ("post", f"/api/v1/holds/{hold.get_json()['id']}/release", None),
+        ("post", url(c.org_id, "/recharges"), {"amount": "1.00", "channel": "sandbox"}),
+        ("post", url(c.org_id, "/recharges"), {"amount": "1.00", "channel": "offline", "note": "x"}),
+        ("post", url(c.org_id, f"/recharges/{rec['id']}/revoke"), {}),
+        ("post", url(c.org_id, "/withdrawals"), {"amount": "1.00"}),
+        ("post", url(c.org_id, "/allocations"), {"to_org_id": o.org_id, "amount": "1.00"}),
+        ("post", url(c.org_id, "/deposit/payments"), {}),
+        ("put", url(c.org_id, "/budget"), {"daily_budget": "1.00"}),
+        ("put", url(c.org_id, "/low-balance-alert"), {"threshold": "1.00"}),
+        ("post", url(c.org_id, "/withholding-agreements"),
+         {"account": "a", "account_name": "b", "account_type": "enterprise"}),
+    ]
+    for method, path, body in calls:
+        r = getattr(o.api, method)(path, json=body) if body is not None else getattr(o.api, method)(path)
+        assert r.status_code == 404, (method, path, r.status_code, r.get_json())
+    w = world.wallet(c.api, c.org_id)
+    assert (w["cash"], w["held"]) == ("101.00", "1.00")
