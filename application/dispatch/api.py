@@ -60,6 +60,11 @@ class DispatchApi(abc.ABC):
         """Pick an employee with spare capacity and take one unit of their load, or queue the project."""
 
     @abc.abstractmethod
+    def take_provider(self, uow: UnitOfWork, request: ProviderRequest, provider_org_id: str) -> None:
+        """Change provider: the vendor named the new provider; take one unit of its load for
+        the product (409 ``provider_full`` / ``provider_not_configured`` otherwise)."""
+
+    @abc.abstractmethod
     def move_employee_load(self, uow: UnitOfWork, project_id: str, from_user_id: str, to_user_id: str) -> None:
         """Change operator: the target must have spare capacity (409 otherwise); both loads move."""
 

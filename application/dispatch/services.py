@@ -146,6 +146,27 @@ class Dispatcher(DispatchApi):
     def assign_employee(self, uow: UnitOfWork, request: EmployeeRequest) -> Assignment:
         return self._assign_employee(uow, request, "assign")
 
+    def take_provider(self, uow: UnitOfWork, request: ProviderRequest, provider_org_id: str) -> None:
+        now = self.clock.now()
+        providers = uow.repo(ProductProviderRepository)
+        rows = {r.provider_org_id: r for r in providers.list_for_product(request.product_id)}
+        row = rows.get(provider_org_id)
+        if row is None:
+            raise Conflict(f"{provider_org_id} is not configured for product {request.product_id}",
+                           code="provider_not_configured", details={"provider_org_id": ["not configured"]})
+        if not providers.take(request.product_id, provider_org_id, now):
+            raise Conflict(f"{provider_org_id} has no spare capacity for this product", code="provider_full",
+                           details={"provider_org_id": [f"load {row.current_load}/{row.max_load}"]})
+        uow.repo(HoldingRepository).add(Holding(request.project_id, "provider", provider_org_id, request.product_id,
+                                                provider_org_id, None, now))
+        uow.repo(QueueRepository).delete(request.project_id, "provider")
+        uow.repo(DecisionRepository).add(Decision(
+            id=new_id("dsp"), project_id=request.project_id, kind="provider", chosen=provider_org_id, reason=None,
+            via="change_provider", product_id=request.product_id, vendor_org_id=request.vendor_org_id,
+            provider_org_id=provider_org_id,
+            explanation={"kind": "provider", "change_provider": provider_org_id,
+                         "load_before": f"{row.current_load}/{row.max_load}"}, at=now))
+
     def move_employee_load(self, uow: UnitOfWork, project_id: str, from_user_id: str, to_user_id: str) -> None:
         if from_user_id == to_user_id:
             raise Conflict("the new operator is the current one", code="same_operator")

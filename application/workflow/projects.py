@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 
 from injector import inject
 
-from application.dispatch.api import DispatchApi, ProjectAdvancer
+from application.dispatch.api import DispatchApi, ProjectAdvancer, ProviderRequest
 from application.shared.access import Caller
 from application.shared.audit import record
 from application.shared.clock import Clock
@@ -283,6 +283,9 @@ class ProjectService:
             if not linked:
                 raise ValidationFailed("provider_org_id", "not a provider of this vendor", code="unknown_provider")
             self.engine.dispatch.release_project(uow, project.id)
+            self.engine.dispatch.take_provider(uow, ProviderRequest(
+                project_id=project.id, order_no=project.order_no, product_id=project.product_id,
+                vendor_org_id=project.vendor_org_id, customer_org_id=project.customer_org_id), provider_org_id)
             project.change_provider(actor_for(uow, caller, project), provider_org_id, remark or "", now, schedule)
         return self._command(caller, project_id, run, audit="project_change_provider")
 

@@ -49,3 +49,40 @@ def test_queued_projects_continue_when_dispatch_finds_capacity(real_world: World
     ok(vendor.put(f"/api/v1/organizations/{org}/users/{lisi_id}/capacity", json={"max_load": 2, "accepting": True}))
     d2 = ok(vendor.get(f"/api/v1/projects/{d2['id']}"))
     assert current(d2)["name"] == "客户提交需求"
+
+
+def test_change_provider_moves_the_provider_load(real_world: World, platform: Any, tenant_factory: Any) -> None:
+    """Loads follow a change of provider: the old one is released, the new one taken, and a
+    full or unconfigured new provider is refused with nothing changed."""
+    w = real_world
+    vendor, org = w.vendor.api, w.vendor.org_id
+    other = tenant_factory("北京服务商", ["provider"], "bj_admin")
+    spare = tenant_factory("天津服务商", ["provider"], "tj_admin")
+    for p in (other, spare):
+        ok(platform.post(f"/api/v1/organizations/{org}/providers", json={"provider_org_id": p.org_id}), 201)
+    product = w.product(w.template(role_nodes(w.form_id))["id"])
+    ok(vendor.put(f"/api/v1/products/{product['id']}/providers",
+                  json=[{"provider_org_id": org, "weight": 100, "max_load": 5},
+                        {"provider_org_id": other.org_id, "weight": 1, "max_load": 0}]))
+
+    def loads() -> dict[str, int]:
+        rows = ok(vendor.get(f"/api/v1/products/{product['id']}/providers"))
+        rows = rows["items"] if isinstance(rows, dict) else rows
+        return {r["provider_org_id"]: r["current_load"] for r in rows}
+
+    d = w.start(product["id"], "cp-1")
+    assert d["provider"]["id"] == org and loads() == {org: 1, other.org_id: 0}
+    # the new provider is full: refused, nothing moves
+    r = vendor.post(f"/api/v1/projects/{d['id']}/change-provider", json={"provider_org_id": other.org_id})
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "provider_full"
+    r = vendor.post(f"/api/v1/projects/{d['id']}/change-provider", json={"provider_org_id": spare.org_id})
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "provider_not_configured"
+    assert loads() == {org: 1, other.org_id: 0}
+    assert ok(vendor.get(f"/api/v1/projects/{d['id']}"))["provider"]["id"] == org
+    # room appears: the change goes through and the load moves with it
+    ok(vendor.put(f"/api/v1/products/{product['id']}/providers",
+                  json=[{"provider_org_id": org, "weight": 100, "max_load": 5},
+                        {"provider_org_id": other.org_id, "weight": 1, "max_load": 1}]))
+    d = ok(vendor.post(f"/api/v1/projects/{d['id']}/change-provider", json={"provider_org_id": other.org_id}))
+    assert d["provider"]["id"] == other.org_id
+    assert loads() == {org: 0, other.org_id: 1}

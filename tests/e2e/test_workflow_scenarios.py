@@ -323,6 +323,7 @@ def test_scenario_3_plan_2_vendor_outsources_to_a_provider_and_changes_it(
                        json={"provider_org_id": beijing.org_id, "remark": "河北服务商产能不足"}))
     assert d["provider"]["id"] == beijing.org_id
     assert dispatch.released == [pid]  # the old provider's loads are released
+    assert dispatch.taken_providers == [(pid, beijing.org_id)]  # and the new one's taken
     # the flow restarted: dispatch gave the designer role to 北京's designer; the customer submits again
     assert d["operators"] == [{"role": "designer", "user_id": bj_designer_id, "name": "北京设计师", "phone": None}]
     assert current(d)["name"] == "客户提交需求"

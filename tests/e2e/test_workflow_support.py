@@ -49,6 +49,7 @@ class FakeDispatch(DispatchApi):
         self.loads: Counter[str] = Counter()
         self.calls: list[tuple[str, str]] = []
         self.released: list[str] = []
+        self.taken_providers: list[tuple[str, str]] = []
         self.moves: list[tuple[str, str, str]] = []
 
     def assign_provider(self, uow: UnitOfWork, request: ProviderRequest) -> Assignment:
@@ -76,6 +77,9 @@ class FakeDispatch(DispatchApi):
 
     def release_project(self, uow: UnitOfWork, project_id: str) -> None:
         self.released.append(project_id)
+
+    def take_provider(self, uow: UnitOfWork, request: ProviderRequest, provider_org_id: str) -> None:
+        self.taken_providers.append((request.project_id, provider_org_id))
 
 
 @pytest.fixture

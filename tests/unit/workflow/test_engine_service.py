@@ -48,6 +48,9 @@ class ScriptedDispatch(DispatchApi):
     def release_project(self, uow: UnitOfWork, project_id: str) -> None:
         raise AssertionError("not used")
 
+    def take_provider(self, uow: UnitOfWork, request: ProviderRequest, provider_org_id: str) -> None:
+        raise AssertionError("not used")
+
 
 class FakeQueries:
     def __init__(self, participants: set[str]) -> None:
