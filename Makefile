@@ -42,8 +42,13 @@ lint: install
 fuzz: install
 	AGORA_FUZZ=1 $(BIN)/pytest tests/fuzz -p no:xdist -q
 
+# each benchmark wipes and migrates the PostgreSQL database it is pointed at (AGORA_BENCH_DATABASE_URL)
 bench: install
+	psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='agora_bench'" | grep -q 1 \
+	  || psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE agora_bench"
 	$(BIN)/python bench/wallet.py
+	$(BIN)/python bench/workflow.py
+	$(BIN)/python bench/dispatch.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,6 +1,6 @@
 """Dispatch benchmark: a queue of 100,000 projects over 1,000 employees drained by the sweep.
 
-    AGORA_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test_e .venv/bin/python bench/dispatch.py
+    AGORA_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/agora_bench .venv/bin/python bench/dispatch.py
 
 The database is wiped (schema ``public`` dropped) and migrated. One provider with
 ``AGORA_BENCH_EMPLOYEES`` (default 1,000) engineers at a max load of 50, and
@@ -47,7 +47,7 @@ from application.shared.uow import UnitOfWork
 from domain.dispatch.rng import RandomSource
 from entrypoints.container import build_container
 
-URL = os.environ.get("AGORA_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test_e")
+URL = os.environ.get("AGORA_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/agora_bench")
 EMPLOYEES = int(os.environ.get("AGORA_BENCH_EMPLOYEES", "1000"))
 PROJECTS = int(os.environ.get("AGORA_BENCH_PROJECTS", "100000"))
 MAX_LOAD = 50

@@ -1,6 +1,6 @@
 """Workflow benchmark: the timeout job over 100,000 running projects, and project walks.
 
-    AGORA_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test_f .venv/bin/python bench/workflow.py
+    AGORA_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/agora_bench .venv/bin/python bench/workflow.py
 
 The database is wiped (schema ``public`` dropped) and migrated. One project is started
 through the application services, then cloned with bulk inserts into
@@ -57,7 +57,7 @@ from application.workflow.ports import ProjectQueries
 from domain.identity.ports import PasswordHasher
 from entrypoints.container import build_container
 
-URL = os.environ.get("AGORA_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test_f")
+URL = os.environ.get("AGORA_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/agora_bench")
 PROJECTS = int(os.environ.get("AGORA_BENCH_PROJECTS", "100000"))
 OVERDUE_EVERY = 100  # 1%
 WALKS = int(os.environ.get("AGORA_BENCH_WALKS", "300"))
