@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from adapters.postgres import tables as t
 from adapters.postgres.shared_repos import for_update
-from domain.wallet.ledger import ZERO, Account, Breakdown, JournalEntry, Posting
+from domain.wallet.ledger import EXTERNAL, PLATFORM, ZERO, Account, Breakdown, JournalEntry, Posting
 from domain.wallet.model import (
     CouponGrant,
     Figures,
@@ -286,7 +286,10 @@ class SqlLedger(LedgerRepository):
         return self._entry(r) if r else None
 
     def line(self, org_id: str, entry_id: str) -> StatementLine | None:
-        r = self.conn.execute(select(t.wallet_lines).where(L.org_id == org_id, L.entry_id == entry_id)).first()
+        # a line has its entry's moment: (org_id, created_at) finds it without an entry_id index
+        moment = select(E.created_at).where(E.id == entry_id).scalar_subquery()
+        r = self.conn.execute(select(t.wallet_lines).where(
+            L.org_id == org_id, L.created_at == moment, L.entry_id == entry_id)).first()
         return self._line(r) if r else None
 
     def lines(self, org_id: str, flt: LineFilter, offset: int, limit: int) -> tuple[list[StatementLine], int]:
@@ -304,14 +307,14 @@ class SqlLedger(LedgerRepository):
                                  .offset(offset).limit(limit))
         return [self._line(r) for r in rows], total
 
-    def consumption(self, org_id: str, granularity: str, from_day: str, to_day: str) -> list[ConsumptionRow]:
+    def consumption(self, org_id: str, granularity: str, since: datetime, until: datetime) -> list[ConsumptionRow]:
         period = L.local_day if granularity == "day" else func.substr(L.local_day, 1, 7)
         stmt = (select(period.label("period"), func.sum(L.cash).label("cash"),
                        func.sum(L.normal_coupon).label("normal_coupon"),
                        func.sum(L.traffic_coupon).label("traffic_coupon"), func.sum(L.post_pay).label("post_pay"),
                        func.count().label("n"))
                 .where(L.org_id == org_id, L.type.in_(("charge", "capture")), L.amount < 0,
-                       L.local_day >= from_day, L.local_day <= to_day)
+                       L.created_at >= since, L.created_at < until)
                 .group_by(period).order_by(period))
         out = []
         for r in self.conn.execute(stmt):
@@ -322,8 +325,10 @@ class SqlLedger(LedgerRepository):
         return out
 
     def balances_at(self, org_id: str, at: datetime) -> dict[Account, Decimal]:
+        # the counter-account clauses let the planner use the partial index
         rows = self.conn.execute(select(P.account, P.grant_id, func.sum(P.amount).label("total"))
-                                 .where(P.owner == org_id, P.created_at <= at).group_by(P.account, P.grant_id))
+                                 .where(P.owner == org_id, P.owner != PLATFORM, P.owner != EXTERNAL,
+                                        P.created_at <= at).group_by(P.account, P.grant_id))
         return {Account(org_id, r.account, r.grant_id or ""): r.total for r in rows}
 
     def total(self) -> Decimal:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
 
-from injector import inject
+from injector import inject, singleton
 
 from application.shared.access import Caller
 from application.shared.audit import record
@@ -71,6 +71,7 @@ class ReconcileReport:
     withdrawals_settled: int = 0
 
 
+@singleton  # stateless: one per container, not one per request
 class RechargeService(WalletBase):
     @inject
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, gateways: PaymentGateways,

@@ -27,7 +27,8 @@ coupons                        the platform (``wallet.coupons.grant``, platform-
 charge, hold, capture,         the wallet's own organisation with ``trade.buy`` or
 release                        ``wallet.recharge`` (a user or its API key: a per-order payment),
                                or the platform (``platform.admin``): then it is a *withholding*
-                               charge and needs the wallet's active withholding agreement.
+                               charge (or hold) and needs the wallet's active withholding
+                               agreement; capturing an existing hold needs nothing more.
                                Payees may be named only by the platform or by other modules
                                calling in-process (``caller=None``), so no tenant can route its
                                money into another tenant's wallet.
@@ -53,7 +54,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
-from injector import inject
+from injector import inject, singleton
 
 from application.shared.access import Caller
 from application.shared.audit import record
@@ -282,6 +283,7 @@ class WalletBase:
         return caller.user_id or caller.api_key_id
 
 
+@singleton  # stateless: one per container, not one per request
 class WalletService(WalletBase):
     """Ledger commands and wallet queries."""
 
@@ -363,7 +365,9 @@ class WalletService(WalletBase):
             raise ValidationFailed("to", f"the range is at most {MAX_CONSUMPTION_DAYS} days", code="invalid_date")
         with self.uow_factory() as uow:
             self._require_view(uow, caller, org_id)
-            return uow.repo(LedgerRepository).consumption(org_id, granularity, first.isoformat(), last.isoformat())
+            since, _ = day_bounds(self.clock, first.isoformat())
+            _, until = day_bounds(self.clock, last.isoformat())
+            return uow.repo(LedgerRepository).consumption(org_id, granularity, since, until)
 
     def grants(self, caller: Caller, org_id: str, page: PageRequest, include_spent: bool) -> list[CouponGrant]:
         with self.uow_factory() as uow:
@@ -441,13 +445,14 @@ class WalletService(WalletBase):
     def hold(self, caller: Caller | None, org_id: str, amount: Decimal, reference: str, expires_at: datetime,
              coupon_kind: str | None = None) -> HoldResult:
         amount = to_money(amount, "amount", positive=True)
-        self._spend_mode(caller, org_id, False)
+        mode = self._spend_mode(caller, org_id, False)
         actor = self._actor(caller)
 
         def command(tx: Ledger) -> HoldResult:
             wallet = tx.lock(org_id)[org_id]
             try:
-                hold, entry = wallet.place_hold(amount, reference, expires_at, tx.now, actor, coupon_kind)
+                hold, entry = wallet.place_hold(amount, reference, expires_at, tx.now, actor, coupon_kind,
+                                                withholding=mode)
             except DomainError:
                 replay = self._replay_hold(tx.uow, org_id, reference, amount)
                 if replay is not None:
@@ -488,6 +493,8 @@ class WalletService(WalletBase):
                       for i, (p_org, p_amt) in enumerate(payees)]
         if amount is not None:
             amount = to_money(amount, "amount", positive=True)
+        # a hold is already the authorisation of this payment (a platform-placed one needed the
+        # wallet's withholding agreement when it was placed): capturing it needs nothing more
         self._spend_mode(caller, org_id, bool(payee_list))
         actor = self._actor(caller)
 

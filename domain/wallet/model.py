@@ -708,9 +708,7 @@ class Wallet:
         kind = _kind(coupon_kind)
         text = _note(note)
         paid = self._check_payees(payees, amount)
-        if withholding and not self.withholding_active:
-            raise errors.WithholdingAgreementRequired(
-                "charging without a per-order payment needs an active withholding agreement")
+        self._check_withholding(withholding)
         day = self._check_budget(amount, now, tz)
         plan = self._plan(amount, kind, now, self.available(now))
         b = EntryBuilder()
@@ -726,12 +724,19 @@ class Wallet:
 
     # -- holds ---------------------------------------------------------------------------------
 
+    def _check_withholding(self, withholding: bool) -> None:
+        if withholding and not self.withholding_active:
+            raise errors.WithholdingAgreementRequired(
+                "charging without a per-order payment needs an active withholding agreement")
+
     def place_hold(self, amount: Decimal, reference: str, expires_at: datetime, now: datetime,
-                   actor_id: str | None = None, coupon_kind: str | None = None) -> tuple[Hold, JournalEntry]:
+                   actor_id: str | None = None, coupon_kind: str | None = None,
+                   withholding: bool = False) -> tuple[Hold, JournalEntry]:
         """订单冻结: reserve part of ``available`` for a pending order until ``expires_at``."""
         amount = _positive(amount)
         reference = _reference(reference)
         kind = _kind(coupon_kind)
+        self._check_withholding(withholding)
         if _aware(expires_at, "expires_at") <= now:
             raise errors.InvalidWalletInput("expires_at", "must be in the future", code="invalid_expiry")
         available = self.available(now)
@@ -759,7 +764,7 @@ class Wallet:
         return left
 
     def capture(self, hold: Hold, now: datetime, amount: Decimal | None = None, *, payees: Payees = (),
-                tz: tzinfo = PLATFORM_TZ, actor_id: str | None = None) -> JournalEntry:
+                tz: tzinfo = PLATFORM_TZ, actor_id: str | None = None, withholding: bool = False) -> JournalEntry:
         """Turn all or part of a hold into a charge; the rest is released in the same entry."""
         if hold.org_id != self.org_id:
             raise errors.HoldNotFound("no such hold")
@@ -772,6 +777,7 @@ class Wallet:
             raise errors.InvalidWalletInput("amount", f"must not exceed the held {hold.remaining}",
                                             code="capture_exceeds_hold")
         paid = self._check_payees(payees, amount)
+        self._check_withholding(withholding)
         day = self._check_budget(amount, now, tz)
         plan = self._plan(amount, hold.coupon_kind, now, self.available(now) + hold.remaining)
         b = EntryBuilder()

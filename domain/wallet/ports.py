@@ -93,8 +93,9 @@ class LedgerRepository(abc.ABC):
     def lines(self, org_id: str, flt: LineFilter, offset: int, limit: int) -> tuple[list[StatementLine], int]: ...
 
     @abc.abstractmethod
-    def consumption(self, org_id: str, granularity: str, from_day: str, to_day: str) -> list[ConsumptionRow]:
-        """Charges and captures of a wallet grouped by local day or month, days inclusive."""
+    def consumption(self, org_id: str, granularity: str, since: datetime, until: datetime) -> list[ConsumptionRow]:
+        """Charges and captures of a wallet from ``since`` (inclusive) to ``until`` (exclusive),
+        grouped by their local (platform time zone) day or month."""
 
     @abc.abstractmethod
     def balances_at(self, org_id: str, at: datetime) -> dict[Account, Decimal]:

@@ -43,13 +43,17 @@ class ExportOut(Schema):
         return url_for("exports.download", export_id=job.id)
 
 
+class ExportQuery(PageQuery):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+
+
 def svc() -> ExportService:
     return service(ExportService)  # type: ignore[no-any-return]
 
 
 @bp.post("/exports")
 @doc(summary="Start an export (CSV or XLSX) as a background job", tags=["exports"], body_schema=ExportIn,
-     response=ExportOut, status=202)
+     response=ExportOut, status=202, errors=(404,))
 @authenticated
 def create_export(caller: Caller) -> Any:
     data = body(ExportIn)
@@ -58,11 +62,11 @@ def create_export(caller: Caller) -> Any:
 
 
 @bp.get("/exports")
-@doc(summary="My organisation's exports", tags=["exports"], query_schema=PageQuery,
+@doc(summary="My organisation's exports", tags=["exports"], query_schema=ExportQuery,
      response=paged(ExportOut, "ExportPage"), paged=True)
 @authenticated
 def list_exports(caller: Caller) -> Any:
-    page = svc().list(caller, page_request(query(PageQuery)))
+    page = svc().list(caller, page_request(query(ExportQuery)))
     return dump_page(ExportOut, page)
 
 

@@ -8,12 +8,14 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from application.shared.paging import MAX_PER_PAGE
 from domain.shared.money import CENT
 from domain.wallet.ledger import COUPON_KINDS, ENTRY_TYPES
 from domain.wallet.model import MAX_NOTE, MAX_REFERENCE, RECHARGE_CHANNELS
 from entrypoints.http.schemas import Strict
 
 MAX_AMOUNT = Decimal("9999999999999999.99")  # NUMERIC(18, 2)
+MAX_PAGE = 1_000_000  # an offset the databases can hold
 
 
 class Money(fields.Field):
@@ -37,14 +39,14 @@ class Money(fields.Field):
             raise ValidationError("is not a decimal number") from None
         if not amount.is_finite():
             raise ValidationError("must be finite")
+        if abs(amount) > MAX_AMOUNT:
+            raise ValidationError("is too large")
         if amount != amount.quantize(CENT):
             raise ValidationError("has more than 2 decimal places")
         if self.positive and amount <= 0:
             raise ValidationError("must be greater than 0")
         if amount < 0:
             raise ValidationError("must not be negative")
-        if amount > MAX_AMOUNT:
-            raise ValidationError("is too large")
         return amount.quantize(CENT)
 
 
@@ -147,8 +149,8 @@ class LineOut(Schema):
 
 
 class EntryQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
     type = fields.String(load_default=None, validate=validate.OneOf(ENTRY_TYPES))
     reference = fields.String(load_default=None, validate=validate.Length(min=1, max=MAX_REFERENCE))
     from_ = fields.String(data_key="from", load_default=None,
@@ -225,8 +227,8 @@ class RechargeOut(Schema):
 
 
 class RechargeQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
     status = fields.String(load_default=None, validate=validate.OneOf(["pending", "paid", "failed", "revoked"]))
 
 
@@ -268,8 +270,8 @@ class HoldOut(Schema):
 
 
 class HoldQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
     status = fields.String(load_default=None, validate=validate.OneOf(["active", "captured", "released", "expired"]))
 
 
@@ -305,8 +307,8 @@ class CouponGrantOut(CouponOut):
 
 
 class CouponQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
     include_spent = fields.Boolean(load_default=False)
 
 

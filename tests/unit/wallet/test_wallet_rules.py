@@ -140,6 +140,9 @@ def test_withholding_charges_need_an_active_agreement() -> None:
     agreement.confirm(NOW, "usr_platform")
     w.set_withholding(agreement.status == "active")
     assert w.charge(D("1.00"), "r", NOW, withholding=True).detail["withholding"] == "true"
+    w.set_withholding(False)
+    with pytest.raises(errors.WithholdingAgreementRequired):
+        w.place_hold(D("1.00"), "order", NOW + timedelta(hours=1), NOW, withholding=True)
     with pytest.raises(ValidationFailed):
         WithholdingAgreement.bind("org_a", "me@home", "Me", "personal", NOW, "usr")
     with pytest.raises(errors.InvalidAgreementStatus):

@@ -144,7 +144,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('entry_id', 'n', name=op.f('pk_ledger_postings'))
     )
     with op.batch_alter_table('ledger_postings', schema=None) as batch_op:
-        batch_op.create_index('ix_ledger_postings_owner_created', ['owner', 'created_at'], unique=False)
+        batch_op.create_index('ix_ledger_postings_owner_created', ['owner', 'created_at'], unique=False, postgresql_where=sa.text("owner <> 'platform' AND owner <> 'external'"), sqlite_where=sa.text("owner <> 'platform' AND owner <> 'external'"))
 
     op.create_table('wallet_lines',
     sa.Column('org_id', sa.String(length=40), nullable=False),
@@ -174,9 +174,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('org_id', 'seq', name=op.f('pk_wallet_lines'))
     )
     with op.batch_alter_table('wallet_lines', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_wallet_lines_entry_id'), ['entry_id'], unique=False)
         batch_op.create_index('ix_wallet_lines_org_created', ['org_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_wallet_lines_org_day', ['org_id', 'local_day'], unique=False)
         batch_op.create_index('ix_wallet_lines_org_reference', ['org_id', 'reference'], unique=False)
 
     op.create_table('wallet_withdrawals',
@@ -225,7 +223,8 @@ def upgrade() -> None:
     sa.CheckConstraint('deposit_paid >= 0', name=op.f('ck_wallets_deposit_not_negative')),
     sa.CheckConstraint('held >= 0', name=op.f('ck_wallets_held_not_negative')),
     sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_wallets_org_id_organizations')),
-    sa.PrimaryKeyConstraint('org_id', name=op.f('pk_wallets'))
+    sa.PrimaryKeyConstraint('org_id', name=op.f('pk_wallets')),
+    postgresql_with={'fillfactor': '70'}
     )
     with op.batch_alter_table('wallets', schema=None) as batch_op:
         batch_op.create_index('ix_wallets_threshold', ['org_id'], unique=False, postgresql_where=sa.text('low_balance_threshold IS NOT NULL'), sqlite_where=sa.text('low_balance_threshold IS NOT NULL'))
@@ -247,13 +246,11 @@ def downgrade() -> None:
     op.drop_table('wallet_withdrawals')
     with op.batch_alter_table('wallet_lines', schema=None) as batch_op:
         batch_op.drop_index('ix_wallet_lines_org_reference')
-        batch_op.drop_index('ix_wallet_lines_org_day')
         batch_op.drop_index('ix_wallet_lines_org_created')
-        batch_op.drop_index(batch_op.f('ix_wallet_lines_entry_id'))
 
     op.drop_table('wallet_lines')
     with op.batch_alter_table('ledger_postings', schema=None) as batch_op:
-        batch_op.drop_index('ix_ledger_postings_owner_created')
+        batch_op.drop_index('ix_ledger_postings_owner_created', postgresql_where=sa.text("owner <> 'platform' AND owner <> 'external'"), sqlite_where=sa.text("owner <> 'platform' AND owner <> 'external'"))
 
     op.drop_table('ledger_postings')
     with op.batch_alter_table('withholding_agreements', schema=None) as batch_op:
