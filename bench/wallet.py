@@ -15,7 +15,7 @@ Every figure is printed with its ratio to the raw-SQL transfer; afterwards the l
 must sum to zero and every wallet's cached cash must equal its postings.
 
 The database comes from ``AGORA_BENCH_DATABASE_URL`` (default
-``postgresql://postgres@127.0.0.1:5432/test_c``). Everything lives in two scratch
+``postgresql://postgres@127.0.0.1:5432/agora_bench``). Everything lives in two scratch
 schemas, ``agora_bench`` (application tables, migrated with Alembic) and
 ``pgbench_scratch``, which are dropped and recreated: nothing else is touched.
 """
@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test_c"
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/agora_bench"
 APP_SCHEMA = "agora_bench"
 PGBENCH_SCHEMA = "pgbench_scratch"
 SECRET = "bench-secret-key-with-at-least-32-bytes!!"

@@ -203,7 +203,7 @@ sandbox_refunds = Table(
 
 # --- dispatch ---------------------------------------------------------------
 # Owned by the dispatch module. Loads are counters kept in step with the holdings
-# they count, in the same transaction (docs/adr/0004-dispatch-capacity.md). Product,
+# they count, in the same transaction (docs/adr/0003-dispatch-capacity.md). Product,
 # project and user ids are plain strings: products and projects belong to workflow.
 
 product_providers = Table(

@@ -5,7 +5,7 @@ capacity row) kept equal to the number of holdings that count them: every method
 adds or removes a holding changes the counter in the same transaction. Taking one unit
 of capacity is a conditional update (``take``) that fails rather than go above the max
 load; sweeps lock a provider's rows in a fixed order first (``lock_*``) and then write
-the loads they computed (docs/adr/0004-dispatch-capacity.md).
+the loads they computed (docs/adr/0003-dispatch-capacity.md).
 """
 from __future__ import annotations
 

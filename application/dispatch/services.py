@@ -6,7 +6,7 @@ the caller's unit of work. Capacity is taken with a conditional update and the n
 candidate is tried when it fails, so no load ever passes its max, whatever number of
 dispatchers run at once; sweeps lock one scope's capacity rows in a fixed order and
 assign a whole chunk of the queue through ``EmployeePool`` (see
-docs/adr/0004-dispatch-capacity.md). ``DispatchService`` holds the commands and queries
+docs/adr/0003-dispatch-capacity.md). ``DispatchService`` holds the commands and queries
 of the HTTP API, each in its own unit of work.
 """
 from __future__ import annotations
