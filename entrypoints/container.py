@@ -67,7 +67,11 @@ class CoreModule(injector.Module):
     @injector.provider
     def engine(self) -> Engine:
         _sqlite_dir(self.settings.database_url)
-        return make_engine(self.settings.database_url)
+        s = self.settings
+        if s.database_url.startswith("sqlite"):
+            return make_engine(s.database_url)
+        return make_engine(s.database_url, pool_pre_ping=s.db_pre_ping, pool_recycle=s.db_pool_recycle,
+                           pool_size=s.db_pool_size)
 
     @injector.singleton
     @injector.provider

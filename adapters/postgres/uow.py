@@ -43,7 +43,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    # no ping per checkout (a round trip per unit of work): a connection the server dropped
+    # fails one unit of work, SQLAlchemy then discards the whole pool; recycling old
+    # connections keeps that rare (ADR 0005)
+    kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("pool_recycle", 1800)
     return create_engine(url, **kwargs)
 
 

@@ -182,7 +182,7 @@ def _json_default(value: Any) -> str:
 _POSTING_COLS = ", ".join(c.name for c in t.ledger_postings.columns)
 _WALLET_SETS = ", ".join(f"{c.name} = r.{c.name}" for c in t.wallets.columns
                          if c.name not in ("org_id", "created_at"))
-_PG_ADD = f"""WITH e AS (
+_PG_ADD_TEMPLATE = f"""WITH e AS (
   INSERT INTO ledger_entries SELECT * FROM json_populate_record(NULL::ledger_entries, %s::json)
   ON CONFLICT (unique_key) DO NOTHING RETURNING id
 ), p AS (
@@ -194,9 +194,15 @@ _PG_ADD = f"""WITH e AS (
 ), w AS (
   UPDATE wallets SET {_WALLET_SETS}
   FROM e, json_populate_recordset(NULL::wallets, %s::json) AS r
-  WHERE wallets.org_id = ANY(%s) AND wallets.org_id = r.org_id  -- ANY: the primary key, not a scan
+  WHERE wallets.org_id {{wallets}} AND wallets.org_id = r.org_id  -- the primary key, not a scan
 )
 SELECT id FROM e"""
+# Two shapes, both prepared by the driver. The usual entry changes one wallet: with "= %s"
+# the generic plan costs what a custom one does, so PostgreSQL stops re-planning the
+# statement on every execution (it does with "= ANY(%s)", whose generic estimate is 10
+# rows: planning then cost more than executing).
+_PG_ADD_ONE = _PG_ADD_TEMPLATE.replace("{wallets}", "= %s")
+_PG_ADD = _PG_ADD_TEMPLATE.replace("{wallets}", "= ANY(%s)")
 
 
 class SqlLedger(LedgerRepository):
@@ -238,10 +244,11 @@ class SqlLedger(LedgerRepository):
         written only if the entry was. Rows travel as JSON records."""
         postings = self._posting_values(entry)
         figures = [{"org_id": w.org_id, **_figures(w)} for w in wallets]
+        one = len(wallets) == 1
         params = (_json(self._entry_values(entry)), _json(postings), _json([self._line_values(ln) for ln in lines]),
-                  _json(figures), [w.org_id for w in wallets])
+                  _json(figures), wallets[0].org_id if one else [w.org_id for w in wallets])
         with _driver(self.conn).cursor() as cur:
-            cur.execute(_PG_ADD, params)
+            cur.execute(_PG_ADD_ONE if one else _PG_ADD, params)
             return cur.fetchone() is not None
 
     @staticmethod

@@ -10,8 +10,9 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from injector import inject
+from injector import inject, singleton
 
+from application.identity.api_key_cache import ApiKeyCache, VerifiedKey
 from application.identity.ports import TokenIssuer
 from application.shared.access import Caller
 from application.shared.audit import AuditFilter, AuditLog, AuditRecord, record
@@ -53,6 +54,7 @@ LOGIN_IP_WINDOW = timedelta(minutes=1)
 API_KEY_PREFIX = "agk"
 REGISTRATIONS_PER_IP = 20
 API_KEY_PREFIX_RE = re.compile(r"[0-9a-f]{12}")  # secrets.token_hex(6)
+API_KEY_USE_RESOLUTION = timedelta(minutes=1)  # how fresh api_keys.last_used_at is kept
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,16 +97,18 @@ def _mask_phone(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
 
 
+@singleton  # stateless (the API-key memory is its own singleton): one per container
 class IdentityService:
     """One method per command or query; each runs in its own unit of work."""
 
     @inject
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, hasher: PasswordHasher,
-                 tokens: TokenIssuer) -> None:
+                 tokens: TokenIssuer, api_keys: ApiKeyCache) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
         self.hasher = hasher
         self.tokens = tokens
+        self.api_keys = api_keys
 
     # -- helpers -------------------------------------------------------------
 
@@ -607,24 +611,41 @@ class IdentityService:
             keys.save(key)
             record(uow, caller, "api_key.revoke", key.id, f"revoked key {key.prefix}", now, org_id=org_id)
             uow.commit()
+        self.api_keys.forget(key.prefix)
         return key
 
     # -- authentication -------------------------------------------------------------
 
     def caller_for_api_key(self, secret: str, request_id: str | None = None) -> Caller:
+        """The caller an API key stands for. A verified key is remembered for a few seconds
+        per process (``ApiKeyCache``); its hash is compared on every request."""
         parts = secret.split("_", 2)  # the random tail is url-safe base64: it may hold "_" too
         if len(parts) != 3 or parts[0] != API_KEY_PREFIX or not API_KEY_PREFIX_RE.fullmatch(parts[1]):
             raise errors.InvalidCredentials("invalid api key")
+        digest = _hash_key(secret)
+        known = self.api_keys.get(parts[1])
+        if known is None or not hmac.compare_digest(known.key_hash, digest):
+            known = self._verify_api_key(parts[1], digest)
+            self.api_keys.put(parts[1], known)
+        # an API key acts as its organisation's admin for server-to-server calls
+        return Caller(org_id=known.org_id, org_kinds=known.org_kinds, roles=tuple(admin_roles_for(known.org_kinds)),
+                      api_key_id=known.key_id, request_id=request_id)
+
+    def _verify_api_key(self, prefix: str, digest: str) -> VerifiedKey:
+        now = self.clock.now()
         with self.uow_factory() as uow:
-            key = uow.repo(ApiKeyRepository).by_prefix(parts[1])
-            if key is None or not key.active or not hmac.compare_digest(key.key_hash, _hash_key(secret)):
+            keys = uow.repo(ApiKeyRepository)
+            key = keys.by_prefix(prefix)
+            if key is None or not key.active or not hmac.compare_digest(key.key_hash, digest):
                 raise errors.InvalidCredentials("invalid api key")
             org = uow.repo(OrganizationRepository).get(key.org_id)
             if org is None or org.status != "active":
                 raise errors.AccountDisabled("organisation is not active")
-        # an API key acts as its organisation's admin for server-to-server calls
-        return Caller(org_id=org.id, org_kinds=org.kinds, roles=tuple(admin_roles_for(org.kinds)),
-                      api_key_id=key.id, request_id=request_id)
+            if key.last_used_at is None or now - key.last_used_at >= API_KEY_USE_RESOLUTION:
+                key.last_used_at = now  # at most once a minute per key and process: not a write per request
+                keys.save(key)
+                uow.commit()
+        return VerifiedKey(key_id=key.id, key_hash=key.key_hash, org_id=org.id, org_kinds=org.kinds)
 
     def caller_for_token(self, token: str, request_id: str | None = None,
                          allow_password_change: bool = False) -> Caller:

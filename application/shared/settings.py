@@ -20,6 +20,13 @@ class Settings:
     jobs_sync: bool = False  # in-process jobs run inline after commit (tests)
     run_scheduler: bool = True  # in-process periodic jobs (embedded mode only)
     storage_dir: str = "var/files"
+    # seconds a verified API key is remembered per process (0: look it up on every request)
+    api_key_cache_seconds: int = 10
+    # PostgreSQL pool: a checkout pings the server first only if db_pre_ping (a round trip per
+    # unit of work); connections are replaced after db_pool_recycle seconds either way
+    db_pre_ping: bool = False
+    db_pool_recycle: int = 1800
+    db_pool_size: int = 10
     # Aliyun SMS (AGORA_SMS=aliyun)
     aliyun_access_key_id: str = ""
     aliyun_access_key_secret: str = ""

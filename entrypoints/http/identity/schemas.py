@@ -243,6 +243,8 @@ class ApiKeyOut(Schema):
     created_at = fields.AwareDateTime()
     created_by = fields.String(allow_none=True)
     revoked_at = fields.AwareDateTime(allow_none=True)
+    last_used_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "when the key last authenticated a request (kept to the minute)"})
     active = fields.Boolean()
 
 
