@@ -9,7 +9,8 @@
     (processes, each with its own container and pool, as web/RQ workers run), on 1,000
     wallets and on 1 hot wallet;
 (c) the same through HTTP (``POST /api/v1/wallets/{org}/charges`` with API keys) under
-    gunicorn with 2 workers (4 threads each, as ``agora serve``), 8 client threads.
+    gunicorn with 2 workers (4 threads each, as ``agora serve``), 8 client threads on
+    keep-alive connections (``LeanClient``: the load generator shares the CPUs).
 
 Every figure is printed with its ratio to the raw-SQL transfer; afterwards the ledger
 must sum to zero and every wallet's cached cash must equal its postings.
@@ -23,13 +24,13 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import multiprocessing as mp
 import os
 import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -229,13 +230,13 @@ def run_service(app_url: str, org_ids: list[str], clients: int, seconds: int) ->
 
 # -- (c) HTTP under gunicorn ------------------------------------------------------------------------
 
-def start_gunicorn(app_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_gunicorn(app_url: str, port: int, workers: int, threads: int = 4) -> subprocess.Popen[bytes]:
     env = {**os.environ, "AGORA_DATABASE_URL": app_url, "AGORA_RUN_SCHEDULER": "false", "AGORA_SECRET_KEY": SECRET,
            "AGORA_PAYMENT": "sandbox", "AGORA_STORAGE_DIR": str(ROOT / "var" / "bench-files"),
            "PYTHONPATH": str(ROOT)}
     env.pop("AGORA_REDIS_URL", None)
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "entrypoints.wsgi:app", "--bind", f"127.0.0.1:{port}",
-                             "--workers", str(workers), "--threads", "4", "--log-level", "warning"],
+                             "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     for _ in range(150):
@@ -251,33 +252,107 @@ def start_gunicorn(app_url: str, port: int, workers: int) -> subprocess.Popen[by
     raise RuntimeError("gunicorn did not start")
 
 
+class LeanClient:
+    """A keep-alive HTTP/1.1 client that does as little as a client can (pre-encoded
+    requests, a status line and Content-Length read off the response), so the load
+    generator, which shares the CPUs with the server and the database, takes as little
+    of them as it can: ``http.client`` costs about as much CPU per request as Flask's
+    routing does. The server still parses and answers full HTTP."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sock: socket.socket | None = None
+        self.buf = b""
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        return sock
+
+    def post(self, path: str, body: bytes, headers: str, method: str = "POST") -> tuple[int, bytes]:
+        if self.sock is None:
+            self.sock = self._connect()
+        request = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n{headers}\r\n").encode() + body
+        try:
+            self.sock.sendall(request)
+            while b"\r\n\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("server closed the connection")
+                self.buf += chunk
+            head, _, rest = self.buf.partition(b"\r\n\r\n")
+            status = int(head[9:12])
+            lower = head.lower()
+            at = lower.find(b"content-length:")
+            length = int(head[at + 15:head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0 else None]) \
+                if at >= 0 else 0
+            while len(rest) < length:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("server closed the connection")
+                rest += chunk
+            self.buf = rest[length:]
+            if b"connection: close" in lower:
+                self.close()
+            return status, rest[:length]
+        except OSError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = None
+
+
+def warm_up(port: int, org_ids: list[str], keys: dict[str, str], clients: int, rounds: int = 6) -> float:
+    """Steady state before measuring: every key authenticates ``rounds`` times (so both
+    workers have most keys in their key memory, as a long-running server does);
+    returns the seconds it took."""
+    todo = [o for o in org_ids for _ in range(rounds)]
+    began = time.perf_counter()
+
+    def client(i: int) -> None:
+        conn = LeanClient(port)
+        for org in todo[i::clients]:
+            status, data = conn.post("/api/v1/me", b"", f"Authorization: Bearer {keys[org]}\r\n", method="GET")
+            assert status == 200, data[:200]
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - began
+
+
 def run_http(port: int, org_ids: list[str], keys: dict[str, str], clients: int, seconds: int
              ) -> tuple[float, list[str]]:
     counts = [0] * clients
     errors: list[str] = []
     start = threading.Barrier(clients + 1)
     deadline = [0.0]
+    auth = {o: f"Authorization: Bearer {keys[o]}\r\n" for o in org_ids}
 
     def client(i: int) -> None:
         rnd = random.Random(1000 + i)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = LeanClient(port)
         start.wait()
         while time.perf_counter() < deadline[0]:
             org = org_ids[rnd.randrange(len(org_ids))] if len(org_ids) > 1 else org_ids[0]
-            body = json.dumps({"amount": "0.01", "reference": f"h{i}-{counts[i]}"})
+            body = b'{"amount": "0.01", "reference": "h%d-%d"}' % (i, counts[i])
             try:
-                conn.request("POST", f"/api/v1/wallets/{org}/charges", body=body,
-                             headers={"Content-Type": "application/json", "Authorization": f"Bearer {keys[org]}"})
-                resp = conn.getresponse()
-                data = resp.read()
-                if resp.status == 201:
+                status, data = conn.post(f"/api/v1/wallets/{org}/charges", body, auth[org])
+                if status == 201:
                     counts[i] += 1
                 else:
-                    errors.append(f"{resp.status}: {data[:200]!r}")
-            except (OSError, http.client.HTTPException) as exc:
+                    errors.append(f"{status}: {data[:200]!r}")
+            except (OSError, ValueError) as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.close()
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for t in threads:
@@ -323,6 +398,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--wallets", type=int, default=1000)
     parser.add_argument("--http-workers", type=int, default=2)
+    parser.add_argument("--http-threads", type=int, default=4, help="threads per gunicorn worker (agora serve: 4)")
     parser.add_argument("--port", type=int, default=18765)
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--write-readme", action="store_true", help="put the results table into bench/README.md")
@@ -356,8 +432,10 @@ def main() -> int:
     http_spread = http_hot = None
     http_errors: list[str] = []
     if not args.skip_http:
-        proc = start_gunicorn(app_url, args.port, args.http_workers)
+        proc = start_gunicorn(app_url, args.port, args.http_workers, args.http_threads)
         try:
+            took = warm_up(args.port, world["spread"] + [world["hot"]], world["keys"], n)
+            print(f"warm-up: every API key authenticated 6 times ({took:.1f}s, not measured)", flush=True)
             checkpoint(url)
             http_spread, e1 = run_http(args.port, world["spread"], world["keys"], n, secs)
             print(f"HTTP, {args.wallets} wallets: {http_spread:.0f}/s {e1[:1]}", flush=True)

@@ -236,6 +236,10 @@ class SqlApiKeys(ApiKeyRepository):
                                  .order_by(t.api_keys.c.created_at, t.api_keys.c.id))
         return [ApiKey(**r._mapping) for r in rows]
 
+    def revoked_count(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(t.api_keys)
+                                     .where(t.api_keys.c.revoked_at.is_not(None))).scalar_one())
+
 
 class SqlSmsChallenges(SmsChallengeRepository):
     def __init__(self, conn: Connection) -> None:

@@ -1,14 +1,17 @@
-"""A short-lived, per-process memory of verified API keys.
+"""A per-process memory of verified API keys.
 
 Server-to-server clients send their API key on every request; looking it up costs a
-unit of work (two selects and a round trip to begin and end it), more than the charge
-the request asks for. A verified key is therefore remembered for ``ttl`` seconds:
+unit of work (two selects and the round trips that begin and end it), more than the
+charge the request asks for. A verified key is therefore remembered:
 
 - what is remembered is the key's stored hash, never the secret: every request still
   compares the hash of what it sent with ``hmac.compare_digest``;
-- revoking a key forgets it at once in the process that revoked it; other processes
-  (other gunicorn workers, RQ workers) stop accepting it within ``ttl`` seconds (the
-  ``AGORA_API_KEY_CACHE_SECONDS`` setting, default 10; 0 turns the memory off);
+- revocations reach every process quickly: at most every ``check`` seconds
+  (``AGORA_API_KEY_REVOCATION_CHECK_SECONDS``, default 2) a process asks how many keys
+  have ever been revoked (one count, not a query per request); when that number moved,
+  it forgets every key it remembers. The process that revoked a key forgets it at once;
+- a remembered key is looked up again after ``ttl`` seconds anyway
+  (``AGORA_API_KEY_CACHE_SECONDS``, default 300; 0 turns the memory off);
 - failures are never remembered, so a key that was just issued works at once;
 - at most ``max_entries`` keys are kept (least recently used go first).
 """
@@ -38,13 +41,20 @@ class ApiKeyCache:
     @inject
     def __init__(self, settings: Settings) -> None:
         self.ttl = float(settings.api_key_cache_seconds)
+        self.check = float(settings.api_key_revocation_check_seconds)
         self.max_entries = 10_000
         self.now: Callable[[], float] = time.monotonic
         self._entries: OrderedDict[str, tuple[float, VerifiedKey]] = OrderedDict()
         self._lock = threading.Lock()
+        self._revoked: int | None = None  # the revocation count last seen
+        self._next_check = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.ttl > 0
 
     def get(self, prefix: str) -> VerifiedKey | None:
-        if self.ttl <= 0:
+        if not self.enabled:
             return None
         with self._lock:
             hit = self._entries.get(prefix)
@@ -57,13 +67,25 @@ class ApiKeyCache:
             return hit[1]
 
     def put(self, prefix: str, key: VerifiedKey) -> None:
-        if self.ttl <= 0:
+        if not self.enabled:
             return
         with self._lock:
             self._entries[prefix] = (self.now() + self.ttl, key)
             self._entries.move_to_end(prefix)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
+
+    def revocations_due(self) -> bool:
+        """Time to ask the database how many keys were ever revoked?"""
+        return self.enabled and self.now() >= self._next_check
+
+    def revocations_seen(self, revoked: int) -> None:
+        """The revocation count just read: forget everything if it moved."""
+        with self._lock:
+            if self._revoked is not None and revoked != self._revoked:
+                self._entries.clear()
+            self._revoked = revoked
+            self._next_check = self.now() + self.check
 
     def forget(self, prefix: str) -> None:
         with self._lock:

@@ -54,7 +54,7 @@ LOGIN_IP_WINDOW = timedelta(minutes=1)
 API_KEY_PREFIX = "agk"
 REGISTRATIONS_PER_IP = 20
 API_KEY_PREFIX_RE = re.compile(r"[0-9a-f]{12}")  # secrets.token_hex(6)
-API_KEY_USE_RESOLUTION = timedelta(minutes=1)  # how fresh api_keys.last_used_at is kept
+API_KEY_USE_RESOLUTION = timedelta(minutes=1)  # at most one write a minute per key and process
 
 
 @dataclasses.dataclass(frozen=True)
@@ -617,12 +617,16 @@ class IdentityService:
     # -- authentication -------------------------------------------------------------
 
     def caller_for_api_key(self, secret: str, request_id: str | None = None) -> Caller:
-        """The caller an API key stands for. A verified key is remembered for a few seconds
-        per process (``ApiKeyCache``); its hash is compared on every request."""
+        """The caller an API key stands for. A verified key is remembered per process
+        (``ApiKeyCache``: revocations reach every process within seconds); its hash is
+        compared on every request."""
         parts = secret.split("_", 2)  # the random tail is url-safe base64: it may hold "_" too
         if len(parts) != 3 or parts[0] != API_KEY_PREFIX or not API_KEY_PREFIX_RE.fullmatch(parts[1]):
             raise errors.InvalidCredentials("invalid api key")
         digest = _hash_key(secret)
+        if self.api_keys.revocations_due():
+            with self.uow_factory() as uow:
+                self.api_keys.revocations_seen(uow.repo(ApiKeyRepository).revoked_count())
         known = self.api_keys.get(parts[1])
         if known is None or not hmac.compare_digest(known.key_hash, digest):
             known = self._verify_api_key(parts[1], digest)
@@ -642,7 +646,7 @@ class IdentityService:
             if org is None or org.status != "active":
                 raise errors.AccountDisabled("organisation is not active")
             if key.last_used_at is None or now - key.last_used_at >= API_KEY_USE_RESOLUTION:
-                key.last_used_at = now  # at most once a minute per key and process: not a write per request
+                key.last_used_at = now  # on a lookup, not on every request: as fresh as the key memory
                 keys.save(key)
                 uow.commit()
         return VerifiedKey(key_id=key.id, key_hash=key.key_hash, org_id=org.id, org_kinds=org.kinds)

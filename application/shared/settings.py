@@ -20,8 +20,10 @@ class Settings:
     jobs_sync: bool = False  # in-process jobs run inline after commit (tests)
     run_scheduler: bool = True  # in-process periodic jobs (embedded mode only)
     storage_dir: str = "var/files"
-    # seconds a verified API key is remembered per process (0: look it up on every request)
-    api_key_cache_seconds: int = 10
+    # seconds a verified API key is remembered per process (0: look it up on every request);
+    # every api_key_revocation_check_seconds a process checks whether any key was revoked
+    api_key_cache_seconds: int = 300
+    api_key_revocation_check_seconds: int = 2
     # PostgreSQL pool: a checkout pings the server first only if db_pre_ping (a round trip per
     # unit of work); connections are replaced after db_pool_recycle seconds either way
     db_pre_ping: bool = False

@@ -115,6 +115,11 @@ class ApiKeyRepository(abc.ABC):
     @abc.abstractmethod
     def list(self, org_id: str) -> list[ApiKey]: ...
 
+    @abc.abstractmethod
+    def revoked_count(self) -> int:
+        """How many keys have ever been revoked: it only grows, so a change tells every
+        process's key memory (``ApiKeyCache``) that something was revoked."""
+
 
 class SmsChallengeRepository(abc.ABC):
     @abc.abstractmethod

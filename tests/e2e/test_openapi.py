@@ -79,3 +79,12 @@ def test_docs_page_works_offline(client: Any) -> None:
     external = [u for u in urls if not re.match(r"(?:https?:)?//(?:localhost|127\.0\.0\.1)\b", u)]
     assert external == [], f"the docs page loads from other hosts: {external}"
     assert not re.search(r"""<(?:script|link|img)[^>]+(?:src|href)=["'](?:https?:)?//""", html)
+
+
+def test_replayed_charges_and_holds_are_documented(client: Any) -> None:
+    """A repeat of a charge's or hold's reference answers 200 with the first result."""
+    paths = spec_of(client)["paths"]
+    for path in ("/api/v1/wallets/{org_id}/charges", "/api/v1/wallets/{org_id}/holds"):
+        responses = paths[path]["post"]["responses"]
+        assert {"200", "201", "409"} <= set(responses), path
+        assert responses["200"]["content"] == responses["201"]["content"], path

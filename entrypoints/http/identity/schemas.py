@@ -244,7 +244,8 @@ class ApiKeyOut(Schema):
     created_by = fields.String(allow_none=True)
     revoked_at = fields.AwareDateTime(allow_none=True)
     last_used_at = fields.AwareDateTime(allow_none=True, metadata={
-        "description": "when the key last authenticated a request (kept to the minute)"})
+        "description": "when the key was last checked against the database (a verified key is "
+                       "remembered per server process for up to 5 minutes)"})
     active = fields.Boolean()
 
 

@@ -257,7 +257,8 @@ def payment_notify(channel: str) -> Any:
 @doc(summary="Charge (消耗): coupons of the kind (soonest expiry first), normal coupons, cash, then credit; "
              "payees (platform only) receive their part in the same entry. 409 insufficient_funds / "
              "daily_budget_exceeded / withholding_agreement_required / duplicate_reference",
-     tags=T, body_schema=s.ChargeIn, response=s.EntryOut, status=201, errors=(409,))
+     tags=T, body_schema=s.ChargeIn, response=s.EntryOut, status=201, errors=(409,),
+     also={200: s.EntryOut})  # 200: a repeat of the same reference answers the first entry (replayed)
 @authenticated
 @idempotent("wallet.charge")
 def charge(caller: Caller, org_id: str) -> Any:
@@ -269,7 +270,8 @@ def charge(caller: Caller, org_id: str) -> Any:
 
 @bp.post("/wallets/<org_id>/holds")
 @doc(summary="Hold (订单冻结) part of the available balance for a pending order until expires_at",
-     tags=T, body_schema=s.HoldIn, response=s.HoldOut, status=201, errors=(409,))
+     tags=T, body_schema=s.HoldIn, response=s.HoldOut, status=201, errors=(409,),
+     also={200: s.HoldOut})  # 200: a repeat of the same reference answers the first hold (replayed)
 @authenticated
 @idempotent("wallet.hold")
 def create_hold(caller: Caller, org_id: str) -> Any:
