@@ -45,7 +45,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("max_overflow", 20)
     # no ping per checkout (a round trip per unit of work): a connection the server dropped
     # fails one unit of work, SQLAlchemy then discards the whole pool; recycling old
-    # connections keeps that rare (ADR 0005)
+    # connections keeps that rare (docs/adr/0004-request-path-costs.md)
     kwargs.setdefault("pool_pre_ping", False)
     kwargs.setdefault("pool_recycle", 1800)
     return create_engine(url, **kwargs)
