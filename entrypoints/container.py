@@ -15,7 +15,15 @@ import injector
 from sqlalchemy.engine import Engine
 
 from adapters.notifications.console import ConsoleEmail, ConsoleSms
-from adapters.postgres import dispatch_repos, export_repos, identity_repos, shared_repos, wallet_repos, workflow_repos
+from adapters.postgres import (
+    dispatch_repos,
+    export_repos,
+    identity_repos,
+    shared_repos,
+    wallet_overview_repos,
+    wallet_repos,
+    workflow_repos,
+)
 from adapters.postgres.uow import SqlUnitOfWorkFactory, make_engine
 from adapters.queue.inprocess import InProcessJobQueue
 from adapters.security.passwords import Argon2Hasher
@@ -39,7 +47,8 @@ from entrypoints.metrics import PrometheusOutboxMetrics
 
 log = logging.getLogger("agora")
 
-REPOSITORY_MODULES = [shared_repos, identity_repos, dispatch_repos, workflow_repos, wallet_repos, export_repos]
+REPOSITORY_MODULES = [shared_repos, identity_repos, dispatch_repos, workflow_repos, wallet_repos, export_repos,
+                      wallet_overview_repos]
 SUBSCRIBERS = [identity.subscribe, workflow.subscribe, wallet.subscribe]
 
 

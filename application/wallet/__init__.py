@@ -5,6 +5,7 @@ and react to its events (``WalletCharged``, ``RechargeCredited``, ``WalletLowBal
 """
 from application.shared.outbox import HandlerRegistry
 from application.wallet.handlers import LowBalanceNotifier, RechargeFlagNotifier
+from application.wallet.overview import AgencyOverviewService
 from application.wallet.recharges import (
     BadNotification,
     GatewayUnavailable,
@@ -22,6 +23,6 @@ def subscribe(registry: HandlerRegistry) -> None:
     registry.subscribe("RechargeFlagged", "wallet.notify_recharge_flagged", RechargeFlagNotifier)
 
 
-__all__ = ["BadNotification", "EntryResult", "GatewayUnavailable", "HoldResult", "LowBalanceNotifier",
-           "NotificationResult", "RechargeFlagNotifier", "RechargeResult", "RechargeService", "ReconcileReport",
-           "WalletService", "WalletView", "subscribe"]
+__all__ = ["AgencyOverviewService", "BadNotification", "EntryResult", "GatewayUnavailable", "HoldResult",
+           "LowBalanceNotifier", "NotificationResult", "RechargeFlagNotifier", "RechargeResult", "RechargeService",
+           "ReconcileReport", "WalletService", "WalletView", "subscribe"]

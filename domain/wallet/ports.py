@@ -4,7 +4,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from domain.wallet.ledger import ZERO, Account, JournalEntry
@@ -17,6 +17,7 @@ from domain.wallet.model import (
     Withdrawal,
     WithholdingAgreement,
 )
+from domain.wallet.overview import DaySpend, MonthSpend, PrincipalFunds, PrincipalSpend
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,3 +191,27 @@ class AgreementRepository(abc.ABC):
 
     @abc.abstractmethod
     def list(self, org_id: str) -> list[WithholdingAgreement]: ...
+
+
+class SpendQueries(abc.ABC):
+    """Read-only aggregates of spend (charge and capture lines with a negative amount,
+    as ``LedgerRepository.consumption``) over sets of organisations, for the agency
+    overview (``domain.wallet.overview``). Days are local (platform time zone) days,
+    both ends included; organisations without spend are absent from the answers."""
+
+    @abc.abstractmethod
+    def spend_by_org(self, org_ids: Sequence[str], first_day: date, last_day: date) -> list[PrincipalSpend]:
+        """Each organisation's spend from ``first_day`` to ``last_day``."""
+
+    @abc.abstractmethod
+    def spend_by_day(self, org_ids: Sequence[str], first_day: date, last_day: date) -> list[DaySpend]:
+        """The spend of all these organisations per day, with how many of them spent, by day."""
+
+    @abc.abstractmethod
+    def spend_by_month(self, org_ids: Sequence[str], first_day: date, last_day: date) -> list[MonthSpend]:
+        """Each organisation's spend per month (only months with spend)."""
+
+    @abc.abstractmethod
+    def funds(self, org_ids: Sequence[str], now: datetime) -> dict[str, PrincipalFunds]:
+        """What each organisation's wallet holds at ``now`` (coupons usable at ``now``) and
+        its daily budget; organisations without a wallet are absent."""

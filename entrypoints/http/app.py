@@ -33,10 +33,11 @@ def create_app(settings: Settings | None = None, *overrides: injector.Module,
     from entrypoints.http.dispatch.views import bp as dispatch_bp
     from entrypoints.http.exports import bp as exports_bp
     from entrypoints.http.identity.views import bp as identity_bp
+    from entrypoints.http.wallet.overview import bp as agency_overview_bp
     from entrypoints.http.wallet.views import bp as wallet_bp
     from entrypoints.http.workflow.views import bp as workflow_bp
 
-    for blueprint in (system.bp, identity_bp, dispatch_bp, workflow_bp, wallet_bp, exports_bp):
+    for blueprint in (system.bp, identity_bp, dispatch_bp, workflow_bp, wallet_bp, agency_overview_bp, exports_bp):
         app.register_blueprint(blueprint)
     if settings.payment == "sandbox":  # the fake gateway's pay page: never with a real gateway
         from entrypoints.http.sandbox import bp as sandbox_bp

@@ -1,0 +1,227 @@
+"""Agency overview endpoints (wallet.md "Agency overview"): spend across the agency's
+authorised principals, top principals by spend, fund anomalies and performance.
+
+Only agency owners and admins (``wallet.allocate``) or the agency's API key may ask; the
+figures are about the caller's own agency. Days are Asia/Shanghai (platform) days; money
+is a 2-place decimal string, percentages too (``"12.50"`` means 12.5 %).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from marshmallow import Schema, fields, validate
+
+from application.shared.access import Caller
+from application.wallet import AgencyOverviewService
+from application.wallet.overview import MAX_TOP
+from domain.wallet.overview import (
+    MAX_RANGE_DAYS,
+    MAX_YEAR,
+    MIN_YEAR,
+    PERIODS,
+    TOP_DEFAULT,
+    Comparison,
+    DaySpend,
+    Period,
+    SpendFigures,
+)
+from entrypoints.http.api import doc, dump, query, reject_nul_in_path
+from entrypoints.http.auth import authenticated, service
+from entrypoints.http.schemas import Strict
+from entrypoints.http.wallet.schemas import BreakdownOut, Money
+
+bp = Blueprint("agency_overview", __name__, url_prefix="/api/v1/agency")
+bp.url_value_preprocessor(reject_nul_in_path)
+T = ["agency overview"]
+
+
+def overviews() -> AgencyOverviewService:
+    return service(AgencyOverviewService)  # type: ignore[no-any-return]
+
+
+def _money(**kwargs: Any) -> Money:
+    return Money(dump_only=True, positive=False, **kwargs)
+
+
+# -- schemas --------------------------------------------------------------------------------------
+
+class OverviewPeriodQuery(Strict):
+    period = fields.String(load_default=None, validate=validate.OneOf(PERIODS), metadata={
+        "description": "today, yesterday, 7d or 30d (ending today, both ends included), or range with from "
+                       "and to; default: range when from/to are given, else today"})
+    from_ = fields.Date(data_key="from", load_default=None,
+                        metadata={"description": "first day (YYYY-MM-DD, Asia/Shanghai), period=range only"})
+    to = fields.Date(load_default=None, metadata={
+        "description": f"last day, included (period=range only; at most {MAX_RANGE_DAYS} days)"})
+
+
+class TopPrincipalsQuery(OverviewPeriodQuery):
+    limit = fields.Integer(load_default=TOP_DEFAULT, validate=validate.Range(min=1, max=MAX_TOP))
+
+
+class FundAnomaliesQuery(Strict):
+    pass
+
+
+class PerformanceQuery(Strict):
+    year = fields.Integer(load_default=None, validate=validate.Range(min=MIN_YEAR, max=MAX_YEAR),
+                          metadata={"description": "default: the current year (Asia/Shanghai)"})
+
+
+class OverviewPeriodOut(Schema):
+    name = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    days = fields.Integer()
+
+
+class MoneyComparisonOut(Schema):
+    value = _money()
+    previous = _money(metadata={"description": "the same figure in the previous period"})
+    change = _money(metadata={"description": "value - previous"})
+    change_percent = _money(allow_none=True, metadata={"description": "change / previous in percent; null when "
+                                                                      "previous is 0"})
+
+
+class CountComparisonOut(Schema):
+    value = fields.Integer()
+    previous = fields.Integer()
+    change = fields.Integer()
+    change_percent = _money(allow_none=True)
+
+
+class OverviewDayOut(Schema):
+    day = fields.String(metadata={"description": "YYYY-MM-DD, Asia/Shanghai"})
+    spend = _money()
+    principals_with_spend = fields.Integer()
+
+
+class AgencyOverviewOut(Schema):
+    period = fields.Nested(OverviewPeriodOut)
+    previous_period = fields.Nested(OverviewPeriodOut)
+    principals = fields.Integer(metadata={"description": "authorised principals now"})
+    spend = fields.Nested(MoneyComparisonOut, metadata={"description": "charges and captures"})
+    principals_with_spend = fields.Nested(CountComparisonOut)
+    arpu = fields.Nested(MoneyComparisonOut, metadata={"description": "spend / principals with spend"})
+    breakdown = fields.Nested(BreakdownOut, metadata={"description": "where this period's spend came from"})
+    days = fields.List(fields.Nested(OverviewDayOut), metadata={"description": "one per day of the period"})
+
+
+class TopPrincipalOut(Schema):
+    rank = fields.Integer()
+    org_id = fields.String()
+    name = fields.String()
+    spend = _money()
+    breakdown = fields.Nested(BreakdownOut)
+    available = _money(metadata={"description": "available balance now"})
+    daily_budget = _money(allow_none=True)
+
+
+class TopPrincipalsOut(Schema):
+    period = fields.Nested(OverviewPeriodOut)
+    at = fields.AwareDateTime(metadata={"description": "the moment of the balances"})
+    items = fields.List(fields.Nested(TopPrincipalOut))
+
+
+class FundAnomalyOut(Schema):
+    org_id = fields.String()
+    name = fields.String()
+    yesterday_spend = _money()
+    available = _money()
+    shortfall = _money(metadata={"description": "yesterday_spend - available"})
+    days_left = _money(metadata={"description": "available / yesterday_spend, rounded down"})
+    daily_budget = _money(allow_none=True)
+
+
+class FundAnomaliesOut(Schema):
+    day = fields.Date(metadata={"description": "yesterday (Asia/Shanghai): the day whose spend is the rate"})
+    at = fields.AwareDateTime(metadata={"description": "the moment of the balances"})
+    items = fields.List(fields.Nested(FundAnomalyOut))
+
+
+class PerformanceBucketOut(Schema):
+    period = fields.String(metadata={"description": "YYYY-MM, YYYY-Qn or YYYY"})
+    principals_with_spend = fields.Integer()
+    spend = _money()
+
+
+class PerformanceOut(Schema):
+    year = fields.Integer()
+    months = fields.List(fields.Nested(PerformanceBucketOut))
+    quarters = fields.List(fields.Nested(PerformanceBucketOut))
+    year_total = fields.Nested(PerformanceBucketOut)
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+def _period(p: Period) -> dict[str, Any]:
+    return {"name": p.name, "from_": p.first, "to": p.last, "days": p.days}
+
+
+def _comparison(c: Comparison) -> dict[str, Any]:
+    return {"value": c.value, "previous": c.previous, "change": c.change, "change_percent": c.change_percent}
+
+
+def _breakdown(f: Any) -> dict[str, Any]:
+    return {"cash": f.cash, "normal_coupon": f.normal_coupon, "traffic_coupon": f.traffic_coupon,
+            "post_pay": f.post_pay}
+
+
+def _day(d: DaySpend) -> dict[str, Any]:
+    return {"day": d.day, "spend": d.amount, "principals_with_spend": d.principals}
+
+
+def _period_args(args: dict[str, Any]) -> dict[str, Any]:
+    return {"period": args["period"], "first": args["from_"], "last": args["to"]}
+
+
+# -- views ------------------------------------------------------------------------------------------
+
+@bp.get("/overview")
+@doc(summary="Agency overview: spend, principals with spend and ARPU of a period across the authorised "
+             "principals, each with the previous period of the same length, and the spend of each day",
+     tags=T, query_schema=OverviewPeriodQuery, response=AgencyOverviewOut)
+@authenticated
+def agency_overview(caller: Caller) -> Any:
+    o = overviews().overview(caller, **_period_args(query(OverviewPeriodQuery)))
+    current: SpendFigures = o.current
+    return dump(AgencyOverviewOut, {
+        "period": _period(o.period), "previous_period": _period(o.previous_period), "principals": o.principals,
+        "spend": _comparison(o.spend), "principals_with_spend": _comparison(o.principals_with_spend),
+        "arpu": _comparison(o.arpu), "breakdown": _breakdown(current), "days": [_day(d) for d in o.days]})
+
+
+@bp.get("/top-principals")
+@doc(summary="The principals that spent most in a period (top 10 by default), with their available balance "
+             "and daily budget", tags=T, query_schema=TopPrincipalsQuery, response=TopPrincipalsOut)
+@authenticated
+def top_principals(caller: Caller) -> Any:
+    args = query(TopPrincipalsQuery)
+    top = overviews().top_principals(caller, **_period_args(args), limit=args["limit"])
+    items = [{"rank": i.rank, "org_id": i.org_id, "name": i.name, "spend": i.spend.amount,
+              "breakdown": _breakdown(i.spend), "available": i.available, "daily_budget": i.daily_budget}
+             for i in top.items]
+    return dump(TopPrincipalsOut, {"period": _period(top.period), "at": top.at, "items": items})
+
+
+@bp.get("/fund-anomalies")
+@doc(summary="Fund anomalies: principals whose available balance will not last a day at yesterday's spend",
+     tags=T, query_schema=FundAnomaliesQuery, response=FundAnomaliesOut)
+@authenticated
+def fund_anomalies(caller: Caller) -> Any:
+    query(FundAnomaliesQuery)
+    found = overviews().fund_anomalies(caller)
+    items = [{"org_id": n.anomaly.org_id, "name": n.name, "yesterday_spend": n.anomaly.yesterday_spend,
+              "available": n.anomaly.available, "shortfall": n.anomaly.shortfall, "days_left": n.anomaly.days_left,
+              "daily_budget": n.anomaly.funds.daily_budget} for n in found.items]
+    return dump(FundAnomaliesOut, {"day": found.day, "at": found.at, "items": items})
+
+
+@bp.get("/performance")
+@doc(summary="Performance: principals with spend > 0 (and their spend) per month, per quarter and in a year",
+     tags=T, query_schema=PerformanceQuery, response=PerformanceOut)
+@authenticated
+def performance(caller: Caller) -> Any:
+    p = overviews().performance(caller, query(PerformanceQuery)["year"])
+    return dump(PerformanceOut, p)
