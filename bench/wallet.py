@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import multiprocessing as mp
 import os
 import random
@@ -190,6 +191,85 @@ def setup_app(app_url: str, wallets: int) -> dict[str, Any]:
     container.get(UnitOfWorkFactory).engine.dispose()  # type: ignore[attr-defined]
     ids = [o.id for o in orgs]
     return {"spread": ids[:wallets], "hot": ids[wallets], "keys": keys}
+
+
+# -- (a'') the charge's own statements, bare ------------------------------------------------------------
+
+def capture_charge(app_url: str, org_id: str) -> list[Any]:
+    """The parameters of the entry statement of one real charge (made through the service),
+    to replay its exact statements without the application."""
+    import adapters.postgres.wallet_repos as repos
+    from application.shared.access import Caller
+    from application.shared.uow import UnitOfWorkFactory
+    from application.wallet import WalletService
+    from entrypoints.container import build_container
+
+    captured: list[Any] = []
+    original = repos.SqlLedger._add_pg
+
+    def spy(self: Any, entry: Any, lines: Any, wallets: Any) -> bool:
+        captured[:] = [self._entry_values(entry), self._posting_values(entry),
+                       [self._line_values(ln) for ln in lines], [{"org_id": w.org_id, **repos._figures(w)}
+                                                                 for w in wallets]]
+        return original(self, entry, lines, wallets)
+
+    repos.SqlLedger._add_pg = spy  # type: ignore[method-assign]
+    try:
+        container = build_container(app_settings(app_url))
+        caller = Caller(org_id=org_id, org_kinds=frozenset({"customer"}), roles=("customer_admin",), api_key_id="key")
+        container.get(WalletService).charge(caller, org_id, Decimal("0.01"), "bare-template")
+        container.get(UnitOfWorkFactory).engine.dispose()  # type: ignore[attr-defined]
+    finally:
+        repos.SqlLedger._add_pg = original  # type: ignore[method-assign]
+    return [json.loads(repos._json(part)) for part in captured]
+
+
+def run_bare_charges(app_url: str, org_ids: list[str], template: list[Any], clients: int, seconds: int) -> float:
+    """The statements a charge sends — ``SELECT ... FOR UPDATE`` of the wallet, the entry
+    statement, ``COMMIT`` — from a loop with no application around them (psycopg, threads,
+    rows patched from a captured real charge): what the data model alone costs."""
+    from adapters.postgres.wallet_repos import _LOCK_COLUMNS, _PG_ADD_ONE, _PG_LOCK_ONE
+
+    entry_t, postings_t, lines_t, figures_t = template
+    cash_at, version_at = _LOCK_COLUMNS.index("cash"), _LOCK_COLUMNS.index("version")
+    run = f"{random.randrange(16 ** 8):08x}"
+    counts = [0] * clients
+    start = threading.Barrier(clients + 1)
+    deadline = [0.0]
+
+    def client(i: int) -> None:
+        rnd = random.Random(2000 + i)
+        with psycopg.connect(libpq(app_url)) as conn:
+            start.wait()
+            while time.perf_counter() < deadline[0]:
+                org = org_ids[rnd.randrange(len(org_ids))] if len(org_ids) > 1 else org_ids[0]
+                entry_id, ref = f"ent_bare_{run}_{i}_{counts[i]}", f"bare-{run}-{i}-{counts[i]}"
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.execute(_PG_LOCK_ONE, (org,))
+                    row = cur.fetchone()
+                    assert row is not None
+                    cash, version = row[cash_at] - Decimal("0.01"), row[version_at] + 1
+                    entry = {**entry_t, "id": entry_id, "org_id": org, "reference": ref,
+                             "unique_key": f"charge:{org}:{ref}"}
+                    postings = [{**p, "entry_id": entry_id, "owner": org if p["owner"] == entry_t["org_id"]
+                                 else p["owner"]} for p in postings_t]
+                    lines = [{**ln, "org_id": org, "entry_id": entry_id, "seq": version, "after_cash": str(cash),
+                              "reference": ref} for ln in lines_t]
+                    figures = [{**f, "org_id": org, "cash": str(cash), "version": version} for f in figures_t]
+                    cur.execute(_PG_ADD_ONE, (json.dumps(entry), json.dumps(postings), json.dumps(lines),
+                                              json.dumps(figures), org))
+                    assert cur.fetchone() is not None
+                counts[i] += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    deadline[0] = time.perf_counter() + seconds
+    began = time.perf_counter()
+    start.wait()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - began)
 
 
 # -- (b) the application service ------------------------------------------------------------------
@@ -426,6 +506,13 @@ def main() -> int:
 
     print(f"setting up {args.wallets + 1} wallets ...", flush=True)
     world = setup_app(app_url, args.wallets)
+    template = capture_charge(app_url, world["hot"])
+    checkpoint(url)
+    bare = run_bare_charges(app_url, world["spread"], template, n, secs)
+    print(f"the charge's statements, bare, {args.wallets} wallets: {bare:.0f}/s", flush=True)
+    checkpoint(url)
+    bare_hot = run_bare_charges(app_url, [world["hot"]], template, n, secs)
+    print(f"the charge's statements, bare, 1 hot wallet: {bare_hot:.0f}/s", flush=True)
     checkpoint(url)
     spread, spread_errors = run_service(app_url, world["spread"], n, secs)
     print(f"service, {args.wallets} wallets: {spread:.0f}/s {spread_errors[:1]}", flush=True)
@@ -457,6 +544,9 @@ def main() -> int:
         ("(a) pgbench TPC-B-like", pgbench, "baseline", None),
         ("(a) raw-SQL two-account transfer", raw, "baseline (100%)", None),
         ("(a') raw-SQL transfer between one hot pair of accounts", raw_hot, "reference for the hot wallet", None),
+        (f"(a'') the charge's own statements, bare, {args.wallets} wallets", bare, "what the data model costs",
+         raw),
+        ("(a'') the charge's own statements, bare, 1 hot wallet", bare_hot, "what the data model costs", raw_hot),
         (f"(b) service charges, {args.wallets} wallets", spread, f">= {GOALS['service']:.0%}", raw),
         ("(b) service charges, 1 hot wallet", hot, f">= {GOALS['service']:.0%}", raw_hot),
         (f"(c) HTTP charges (gunicorn {w} workers), {args.wallets} wallets", http_spread, f">= {GOALS['http']:.0%}",
