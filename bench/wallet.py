@@ -432,6 +432,7 @@ def run_http(port: int, org_ids: list[str], keys: dict[str, str], clients: int, 
                     errors.append(f"{status}: {data[:200]!r}")
             except (OSError, ValueError) as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
+                conn.close()  # what is left in its buffer would garble the next answer
         conn.close()
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]

@@ -236,6 +236,11 @@ class SqlApiKeys(ApiKeyRepository):
                                  .order_by(t.api_keys.c.created_at, t.api_keys.c.id))
         return [ApiKey(**r._mapping) for r in rows]
 
+    def touch(self, key_id: str, now: datetime) -> bool:
+        keys = t.api_keys.c
+        return bool(self.conn.execute(update(t.api_keys).where(keys.id == key_id, keys.revoked_at.is_(None))
+                                      .values(last_used_at=now)).rowcount)
+
     def revoked_count(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(t.api_keys)
                                      .where(t.api_keys.c.revoked_at.is_not(None))).scalar_one())

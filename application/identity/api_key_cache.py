@@ -13,6 +13,9 @@ charge the request asks for. A verified key is therefore remembered:
 - a remembered key is looked up again after ``ttl`` seconds anyway
   (``AGORA_API_KEY_CACHE_SECONDS``, default 300; 0 turns the memory off);
 - failures are never remembered, so a key that was just issued works at once;
+- a lookup that started before a ``forget`` or ``clear`` (a revocation seen meanwhile)
+  is not remembered: ``put`` carries the ``generation`` read before the lookup, and
+  every forget, clear or moved revocation count starts a new one;
 - at most ``max_entries`` keys are kept (least recently used go first).
 """
 from __future__ import annotations
@@ -48,6 +51,7 @@ class ApiKeyCache:
         self._lock = threading.Lock()
         self._revoked: int | None = None  # the revocation count last seen
         self._next_check = 0.0
+        self.generation = 0  # bumped by every forget/clear: answers of older lookups are dropped
 
     @property
     def enabled(self) -> bool:
@@ -66,10 +70,13 @@ class ApiKeyCache:
             self._entries.move_to_end(prefix)
             return hit[1]
 
-    def put(self, prefix: str, key: VerifiedKey) -> None:
+    def put(self, prefix: str, key: VerifiedKey, generation: int) -> None:
+        """Remember a key looked up since ``generation`` was read (else: drop it)."""
         if not self.enabled:
             return
         with self._lock:
+            if generation != self.generation:
+                return
             self._entries[prefix] = (self.now() + self.ttl, key)
             self._entries.move_to_end(prefix)
             while len(self._entries) > self.max_entries:
@@ -82,15 +89,18 @@ class ApiKeyCache:
     def revocations_seen(self, revoked: int) -> None:
         """The revocation count just read: forget everything if it moved."""
         with self._lock:
-            if self._revoked is not None and revoked != self._revoked:
+            if revoked != self._revoked:  # the first reading too: lookups before it are void
                 self._entries.clear()
+                self.generation += 1
             self._revoked = revoked
             self._next_check = self.now() + self.check
 
     def forget(self, prefix: str) -> None:
         with self._lock:
             self._entries.pop(prefix, None)
+            self.generation += 1
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.generation += 1

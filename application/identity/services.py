@@ -629,8 +629,9 @@ class IdentityService:
                 self.api_keys.revocations_seen(uow.repo(ApiKeyRepository).revoked_count())
         known = self.api_keys.get(parts[1])
         if known is None or not hmac.compare_digest(known.key_hash, digest):
+            generation = self.api_keys.generation  # a forget or clear meanwhile voids the lookup's answer
             known = self._verify_api_key(parts[1], digest)
-            self.api_keys.put(parts[1], known)
+            self.api_keys.put(parts[1], known, generation)
         # an API key acts as its organisation's admin for server-to-server calls
         return Caller(org_id=known.org_id, org_kinds=known.org_kinds, roles=tuple(admin_roles_for(known.org_kinds)),
                       api_key_id=known.key_id, request_id=request_id)
@@ -646,8 +647,11 @@ class IdentityService:
             if org is None or org.status != "active":
                 raise errors.AccountDisabled("organisation is not active")
             if key.last_used_at is None or now - key.last_used_at >= API_KEY_USE_RESOLUTION:
-                key.last_used_at = now  # on a lookup, not on every request: as fresh as the key memory
-                keys.save(key)
+                # on a lookup, not on every request: as fresh as the key memory. ``touch`` writes
+                # only last_used_at, and only while the key is active (a revocation that
+                # committed since the read wins: the key is refused)
+                if not keys.touch(key.id, now):
+                    raise errors.InvalidCredentials("invalid api key")
                 uow.commit()
         return VerifiedKey(key_id=key.id, key_hash=key.key_hash, org_id=org.id, org_kinds=org.kinds)
 

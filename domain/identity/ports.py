@@ -116,6 +116,11 @@ class ApiKeyRepository(abc.ABC):
     def list(self, org_id: str) -> list[ApiKey]: ...
 
     @abc.abstractmethod
+    def touch(self, key_id: str, now: datetime) -> bool:
+        """Record a use of an active key (``last_used_at`` only: never its other columns,
+        so it cannot undo a concurrent revocation); False if it is revoked or gone."""
+
+    @abc.abstractmethod
     def revoked_count(self) -> int:
         """How many keys have ever been revoked: it only grows, so a change tells every
         process's key memory (``ApiKeyCache``) that something was revoked."""

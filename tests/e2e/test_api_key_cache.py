@@ -1,4 +1,4 @@
-"""API keys are remembered per process for a few seconds (ApiKeyCache): what that changes
+"""API keys are remembered per process (ApiKeyCache): what that changes
 and what it must not change."""
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
+from adapters.postgres.identity_repos import SqlOrganizations
 from application.identity.api_key_cache import ApiKeyCache, VerifiedKey
+from application.identity.services import IdentityService
 from application.shared.settings import Settings
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
@@ -30,12 +32,12 @@ def _key(n: int = 1) -> VerifiedKey:
 def test_cache_forgets_after_its_ttl_and_on_request() -> None:
     cache = ApiKeyCache(Settings(api_key_cache_seconds=10))
     cache.now = clock = Ticking()
-    cache.put("aaa", _key())
+    cache.put("aaa", _key(), cache.generation)
     clock.t += 9.999
     assert cache.get("aaa") == _key()
     clock.t += 0.001
     assert cache.get("aaa") is None  # expired at exactly ttl
-    cache.put("aaa", _key())
+    cache.put("aaa", _key(), cache.generation)
     cache.forget("aaa")
     assert cache.get("aaa") is None
 
@@ -45,7 +47,7 @@ def test_a_moved_revocation_count_forgets_everything() -> None:
     cache.now = clock = Ticking()
     assert cache.revocations_due()
     cache.revocations_seen(3)
-    cache.put("a", _key())
+    cache.put("a", _key(), cache.generation)
     assert not cache.revocations_due()
     clock.t += 2
     assert cache.revocations_due()
@@ -56,16 +58,30 @@ def test_a_moved_revocation_count_forgets_everything() -> None:
     assert cache.get("a") is None
 
 
+def test_a_lookup_older_than_a_forget_is_not_remembered() -> None:
+    cache = ApiKeyCache(Settings(api_key_cache_seconds=300))
+    before = cache.generation  # read before the database lookup
+    cache.forget("other")  # e.g. a revocation in this process while the lookup ran
+    cache.put("a", _key(), before)
+    assert cache.get("a") is None
+    before = cache.generation
+    cache.revocations_seen(1)  # the first reading of the count voids earlier lookups too
+    cache.put("a", _key(), before)
+    assert cache.get("a") is None
+    cache.put("a", _key(), cache.generation)
+    assert cache.get("a") is not None
+
+
 def test_cache_is_bounded_and_can_be_off() -> None:
     cache = ApiKeyCache(Settings(api_key_cache_seconds=10))
     cache.max_entries = 2
-    cache.put("a", _key(1))
-    cache.put("b", _key(2))
+    cache.put("a", _key(1), cache.generation)
+    cache.put("b", _key(2), cache.generation)
     assert cache.get("a") is not None  # a is now the most recently used
-    cache.put("c", _key(3))
+    cache.put("c", _key(3), cache.generation)
     assert cache.get("b") is None and cache.get("a") is not None and cache.get("c") is not None
     off = ApiKeyCache(Settings(api_key_cache_seconds=0))
-    off.put("a", _key())
+    off.put("a", _key(), off.generation)
     assert off.get("a") is None
 
 
@@ -109,3 +125,58 @@ def test_last_used_at_is_recorded(client: Any, vendor_key: tuple[Any, str, dict[
     assert Api(client, key).get("/api/v1/me").status_code == 200
     keys = vendor.api.get(f"/api/v1/organizations/{vendor.org_id}/api-keys").get_json()["items"]
     assert keys[0]["last_used_at"] is not None
+
+
+@pytest.mark.postgres  # needs two writers at once (SQLite serialises units of work)
+def test_a_revocation_committed_during_a_lookup_wins(client: Any, monkeypatch: pytest.MonkeyPatch,
+                                                    vendor_key: tuple[Any, str, dict[str, Any]]) -> None:
+    """The lookup read the key while active, then records its use: it must neither undo the
+    revocation (writing the row it read) nor accept the key."""
+    vendor, key, issued = vendor_key
+    real_get = SqlOrganizations.get
+    fired: list[int] = []
+
+    def get(self: Any, org_id: str) -> Any:  # between the lookup's read of the key and its write
+        if not fired:
+            fired.append(1)
+            r = vendor.api.delete(f"/api/v1/organizations/{vendor.org_id}/api-keys/{issued['id']}")
+            assert r.status_code == 200, r.get_json()
+        return real_get(self, org_id)
+
+    monkeypatch.setattr(SqlOrganizations, "get", get)
+    r = Api(client, key).get("/api/v1/me")
+    monkeypatch.setattr(SqlOrganizations, "get", real_get)
+    assert r.status_code == 401 and fired
+    listed = vendor.api.get(f"/api/v1/organizations/{vendor.org_id}/api-keys").get_json()["items"]
+    assert listed[0]["active"] is False and listed[0]["revoked_at"] is not None
+    client.application.extensions["injector"].get(ApiKeyCache).clear()
+    assert Api(client, key).get("/api/v1/me").status_code == 401
+
+
+def test_a_lookup_that_outlives_a_revocation_check_is_not_remembered(
+        client: Any, settings: Settings, overrides: list[Any], vendor_key: tuple[Any, str, dict[str, Any]]) -> None:
+    """Request 1 reads the key (active); the key is revoked; request 2 of the same process
+    sees the revocation count move and forgets; request 1 must not then store its answer."""
+    vendor, key, issued = vendor_key
+    other_app = create_app(settings, container=build_container(settings, *overrides))
+    inj = other_app.extensions["injector"]
+    inj.get(ApiKeyCache).now = clock = Ticking()
+    identity = inj.get(IdentityService)
+    there = Api(other_app.test_client(), key)
+    real_verify = identity._verify_api_key
+    calls: list[int] = []
+
+    def verify(prefix: str, digest: str) -> Any:
+        found = real_verify(prefix, digest)
+        if not calls:
+            calls.append(1)
+            assert vendor.api.delete(
+                f"/api/v1/organizations/{vendor.org_id}/api-keys/{issued['id']}").status_code == 200
+            clock.t += settings.api_key_revocation_check_seconds
+            assert there.get("/api/v1/me").status_code == 401  # request 2: count moved, memory cleared
+        return found
+
+    identity._verify_api_key = verify  # type: ignore[method-assign]
+    assert there.get("/api/v1/me").status_code == 200  # request 1 answers with what it read
+    clock.t += 1
+    assert there.get("/api/v1/me").status_code == 401  # ... but did not remember it
