@@ -164,11 +164,12 @@ class CoreModule(injector.Module):
     def export_kinds(self) -> ExportKinds:
         """Export kinds of every module (api.md "Long work")."""
         from application.identity.exports import AuditLogExport
-        from application.wallet.exports import WalletEntriesExport
+        from application.wallet.exports import AgencyEntriesExport, WalletEntriesExport
 
         kinds = ExportKinds()
         kinds.register("audit_log", AuditLogExport)
         kinds.register("wallet_entries", WalletEntriesExport)
+        kinds.register("agency_entries", AgencyEntriesExport)
         workflow.register_exports(kinds)
         return kinds
 

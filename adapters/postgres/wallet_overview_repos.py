@@ -1,4 +1,5 @@
-"""Spend aggregates for the agency overview, on SQLAlchemy Core (PostgreSQL and SQLite).
+"""Spend aggregates for the agency overview, and the agency statement view (merged lines,
+principals' wallets), on SQLAlchemy Core (PostgreSQL and SQLite).
 
 Spend is the same as in ``SqlLedger.consumption``: ``wallet_lines`` of type charge or
 capture with a negative amount; its sources are the line's breakdown columns (magnitudes)
@@ -15,14 +16,15 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from adapters.postgres import tables as t
+from adapters.postgres.wallet_repos import SqlLedger, SqlWallets
 from domain.wallet.ledger import ZERO
-from domain.wallet.model import Figures
+from domain.wallet.model import Figures, StatementLine, Wallet
 from domain.wallet.overview import DaySpend, MonthSpend, PrincipalFunds, PrincipalSpend
-from domain.wallet.ports import SpendQueries
+from domain.wallet.ports import AgencyStatementQueries, LineCursor, LineFilter, SpendQueries
 
 L = t.wallet_lines.c
 W = t.wallets.c
@@ -108,4 +110,80 @@ class SqlSpendQueries(SpendQueries):
         return out
 
 
-REPOSITORIES: dict[type, type] = {SpendQueries: SqlSpendQueries}
+def _line_key(ln: StatementLine) -> tuple[datetime, str, int]:
+    return (ln.created_at, ln.org_id, ln.seq)
+
+
+class SqlAgencyStatements(AgencyStatementQueries):
+    """Statement lines of many wallets merged newest first (``created_at``, ``org_id``,
+    ``seq`` all descending). Each chunk of organisations is asked for its own first rows
+    in that order and the answers are merged here; organisation ids are compared
+    byte-wise (``COLLATE "C"`` on PostgreSQL, SQLite's default) so the database and the
+    merge agree on the order."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.org = L.org_id.collate("C") if conn.dialect.name == "postgresql" else L.org_id
+
+    def wallets(self, org_ids: Sequence[str]) -> dict[str, Wallet]:
+        reader = SqlWallets(self.conn)
+        out: dict[str, Wallet] = {}
+        for ids in _chunks(org_ids):
+            out.update(reader._with_grants(self.conn.execute(select(t.wallets).where(W.org_id.in_(ids))).all()))
+        return out
+
+    @staticmethod
+    def _conds(ids: list[str], flt: LineFilter) -> list[Any]:
+        conds: list[Any] = [L.org_id.in_(ids)]
+        if flt.type:
+            conds.append(L.type == flt.type)
+        if flt.since:
+            conds.append(L.created_at >= flt.since)
+        if flt.until:
+            conds.append(L.created_at < flt.until)
+        if flt.reference:
+            conds.append(L.reference == flt.reference)
+        return conds
+
+    def _after(self, c: LineCursor) -> Any:
+        return or_(L.created_at < c.created_at,
+                   and_(L.created_at == c.created_at,
+                        or_(self.org < c.org_id, and_(L.org_id == c.org_id, L.seq < c.seq))))
+
+    def _first(self, ids: list[str], conds: list[Any], offset: int, limit: int) -> list[StatementLine]:
+        stmt = (select(t.wallet_lines).where(*conds).order_by(L.created_at.desc(), self.org.desc(), L.seq.desc())
+                .offset(offset).limit(limit))
+        return [SqlLedger._line(r) for r in self.conn.execute(stmt)]
+
+    def _merged(self, org_ids: Sequence[str], flt: LineFilter, after: LineCursor | None,
+                limit: int) -> list[StatementLine]:
+        """The first ``limit`` lines (after ``after``) of every chunk, merged: the first
+        ``limit`` of the merge are the first ``limit`` of all."""
+        found: list[StatementLine] = []
+        for ids in _chunks(org_ids):
+            conds = self._conds(ids, flt)
+            if after is not None:
+                conds.append(self._after(after))
+            found.extend(self._first(ids, conds, 0, limit))
+        found.sort(key=_line_key, reverse=True)
+        return found[:limit]
+
+    def lines(self, org_ids: Sequence[str], flt: LineFilter, offset: int,
+              limit: int) -> tuple[list[StatementLine], int]:
+        chunks = list(_chunks(org_ids))
+        total = sum(self.conn.execute(select(func.count()).select_from(t.wallet_lines)
+                                      .where(*self._conds(ids, flt))).scalar_one() for ids in chunks)
+        if not total or offset >= total:
+            return [], total
+        if len(chunks) == 1:  # up to CHUNK principals: the database pages
+            return self._first(chunks[0], self._conds(chunks[0], flt), offset, limit), total
+        return self._merged(org_ids, flt, None, offset + limit)[offset:], total
+
+    def lines_after(self, org_ids: Sequence[str], flt: LineFilter, after: LineCursor | None,
+                    limit: int) -> list[StatementLine]:
+        if not org_ids:
+            return []
+        return self._merged(org_ids, flt, after, limit)
+
+
+REPOSITORIES: dict[type, type] = {SpendQueries: SqlSpendQueries, AgencyStatementQueries: SqlAgencyStatements}

@@ -4,6 +4,7 @@ Other modules charge through ``WalletService`` (``caller=None`` for in-process c
 and react to its events (``WalletCharged``, ``RechargeCredited``, ``WalletLowBalance``).
 """
 from application.shared.outbox import HandlerRegistry
+from application.wallet.agency_statements import AgencyStatementService
 from application.wallet.handlers import LowBalanceNotifier, RechargeFlagNotifier
 from application.wallet.overview import AgencyOverviewService
 from application.wallet.recharges import (
@@ -23,6 +24,6 @@ def subscribe(registry: HandlerRegistry) -> None:
     registry.subscribe("RechargeFlagged", "wallet.notify_recharge_flagged", RechargeFlagNotifier)
 
 
-__all__ = ["AgencyOverviewService", "BadNotification", "EntryResult", "GatewayUnavailable", "HoldResult",
-           "LowBalanceNotifier", "NotificationResult", "RechargeFlagNotifier", "RechargeResult", "RechargeService",
-           "ReconcileReport", "WalletService", "WalletView", "subscribe"]
+__all__ = ["AgencyOverviewService", "AgencyStatementService", "BadNotification", "EntryResult", "GatewayUnavailable",
+           "HoldResult", "LowBalanceNotifier", "NotificationResult", "RechargeFlagNotifier", "RechargeResult",
+           "RechargeService", "ReconcileReport", "WalletService", "WalletView", "subscribe"]

@@ -1,4 +1,6 @@
-"""The wallet statement as an export kind (``wallet_entries``, CSV or XLSX)."""
+"""The wallet statement as export kinds (CSV or XLSX): ``wallet_entries`` (one wallet)
+and ``agency_entries`` (all the agency's authorised principals merged, wallet.md
+"Statements": agency view; seed 002 "download all merchants' amount details")."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -11,9 +13,17 @@ from application.exports import ExportSource
 from application.shared.access import Caller
 from application.shared.clock import Clock
 from application.shared.uow import UnitOfWork, UnitOfWorkFactory
+from application.wallet.agency_statements import (
+    authorised_principals,
+    principal_names,
+    require_agency,
+    scope,
+    walk_lines,
+)
 from application.wallet.services import WalletBase
 from domain.shared.errors import ValidationFailed
 from domain.wallet.ledger import ENTRY_TYPES
+from domain.wallet.model import StatementLine
 from domain.wallet.ports import LedgerRepository, LineFilter
 
 PAGE = 1000
@@ -21,6 +31,8 @@ FILTERS = {"type", "from", "to", "reference"}
 HEADER = ["created_at", "entry_id", "type", "reference", "amount", "cash", "normal_coupon", "traffic_coupon",
           "post_pay", "cash_after", "coupons_after", "credit_limit_after", "credit_used_after", "held_after",
           "deposit_paid_after", "available_after", "counterparty_org_id", "note"]
+AGENCY_FILTERS = {*FILTERS, "org_id"}
+AGENCY_HEADER = ["created_at", "org_id", "org_name", *HEADER[1:]]
 
 
 def _moment(clock: Clock, filters: dict[str, Any], key: str, *, end: bool) -> datetime | None:
@@ -41,6 +53,26 @@ def _moment(clock: Clock, filters: dict[str, Any], key: str, *, end: bool) -> da
     return value
 
 
+def _line_cells(ln: StatementLine) -> list[Any]:
+    """The cells after ``created_at`` (from ``entry_id`` on) of a statement row."""
+    a, b = ln.after, ln.breakdown
+    return [ln.entry_id, ln.type, ln.reference or "", ln.amount, b.cash, b.normal_coupon, b.traffic_coupon,
+            b.post_pay, a.cash, a.coupons, a.credit_limit, a.credit_used, a.held, a.deposit_paid, a.available,
+            ln.counterparty_org_id or "", ln.note]
+
+
+def _line_filter(clock: Clock, filters: dict[str, Any], allowed: set[str]) -> LineFilter:
+    unknown = set(filters) - allowed
+    if unknown:
+        raise ValidationFailed(f"filters.{sorted(unknown)[0]}", "unknown filter", code="invalid_filter")
+    kind = filters.get("type")
+    if kind is not None and kind not in ENTRY_TYPES:
+        raise ValidationFailed("filters.type", f"must be one of {', '.join(ENTRY_TYPES)}", code="invalid_filter")
+    reference = filters.get("reference")
+    return LineFilter(type=kind, reference=str(reference) if reference is not None else None,
+                      since=_moment(clock, filters, "from", end=False), until=_moment(clock, filters, "to", end=True))
+
+
 class WalletEntriesExport(ExportSource):
     """Filters as the statement list: ``type``, ``from``, ``to``, ``reference``."""
 
@@ -51,16 +83,7 @@ class WalletEntriesExport(ExportSource):
         self.clock = clock
 
     def _filter(self, filters: dict[str, Any]) -> LineFilter:
-        unknown = set(filters) - FILTERS
-        if unknown:
-            raise ValidationFailed(f"filters.{sorted(unknown)[0]}", "unknown filter", code="invalid_filter")
-        kind = filters.get("type")
-        if kind is not None and kind not in ENTRY_TYPES:
-            raise ValidationFailed("filters.type", f"must be one of {', '.join(ENTRY_TYPES)}", code="invalid_filter")
-        reference = filters.get("reference")
-        return LineFilter(type=kind, reference=str(reference) if reference is not None else None,
-                          since=_moment(self.clock, filters, "from", end=False),
-                          until=_moment(self.clock, filters, "to", end=True))
+        return _line_filter(self.clock, filters, FILTERS)
 
     def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
         self._filter(filters)
@@ -76,12 +99,52 @@ class WalletEntriesExport(ExportSource):
             while True:
                 lines, _ = uow.repo(LedgerRepository).lines(org_id, flt, offset, PAGE)
                 for ln in lines:
-                    a, b = ln.after, ln.breakdown
-                    yield [ln.created_at, ln.entry_id, ln.type, ln.reference or "", ln.amount, b.cash,
-                           b.normal_coupon, b.traffic_coupon, b.post_pay, a.cash, a.coupons, a.credit_limit,
-                           a.credit_used, a.held, a.deposit_paid, a.available, ln.counterparty_org_id or "", ln.note]
+                    yield [ln.created_at, *_line_cells(ln)]
                 if len(lines) < PAGE:
                     return
                 offset += PAGE
 
         return HEADER, generate()
+
+
+class AgencyEntriesExport(ExportSource):
+    """The statement lines of all the agency's authorised principals, newest first, each
+    with the principal's id and name. Requested for the agency itself (``org_id`` is the
+    agency) by its owner, admin or API key (the agency overview's rule); filters as
+    ``wallet_entries`` plus ``org_id`` (one principal). The principals are those
+    authorised when the job runs."""
+
+    @inject
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+
+    @staticmethod
+    def _principal(filters: dict[str, Any]) -> str | None:
+        org_id = filters.get("org_id")
+        if org_id is not None and (not isinstance(org_id, str) or not org_id):
+            raise ValidationFailed("filters.org_id", "must be an organisation id", code="invalid_filter")
+        return org_id
+
+    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
+        agency = require_agency(caller)
+        if org_id != agency:
+            raise ValidationFailed("org_id", "must be the agency's own organisation", code="invalid_export_org")
+        _line_filter(self.clock, filters, AGENCY_FILTERS)
+        principal = self._principal(filters)
+        with self.uow_factory() as uow:
+            scope(authorised_principals(uow, agency), principal)
+
+    def rows(self, uow: UnitOfWork, org_id: str, filters: dict[str, Any]
+             ) -> tuple[list[str], Iterable[list[Any]]]:
+        flt = _line_filter(self.clock, filters, AGENCY_FILTERS)
+        principal = self._principal(filters)
+        principals = authorised_principals(uow, org_id)
+        org_ids = [p for p in principals if p == principal] if principal is not None else principals
+        names = principal_names(uow, org_ids)
+
+        def generate() -> Iterator[list[Any]]:
+            for ln in walk_lines(uow, org_ids, flt, PAGE):
+                yield [ln.created_at, ln.org_id, names.get(ln.org_id, ""), *_line_cells(ln)]
+
+        return AGENCY_HEADER, generate()

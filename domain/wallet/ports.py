@@ -215,3 +215,36 @@ class SpendQueries(abc.ABC):
     def funds(self, org_ids: Sequence[str], now: datetime) -> dict[str, PrincipalFunds]:
         """What each organisation's wallet holds at ``now`` (coupons usable at ``now``) and
         its daily budget; organisations without a wallet are absent."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LineCursor:
+    """Where a walk through merged statement lines stopped: the last line answered."""
+
+    created_at: datetime
+    org_id: str
+    seq: int
+
+
+class AgencyStatementQueries(abc.ABC):
+    """Read-only statements over sets of organisations, for the agency statement view
+    (wallet.md "Statements": the same across all principals, and a per-principal summary).
+
+    Merged lines come newest first: ``created_at`` descending, then ``org_id`` and ``seq``
+    descending (a total order: ``(org_id, seq)`` is a line's key)."""
+
+    @abc.abstractmethod
+    def wallets(self, org_ids: Sequence[str]) -> dict[str, Wallet]:
+        """The wallets of these organisations (read, not locked) with their grants that have
+        money left, as ``WalletRepository.get``; organisations without a wallet are absent."""
+
+    @abc.abstractmethod
+    def lines(self, org_ids: Sequence[str], flt: LineFilter, offset: int,
+              limit: int) -> tuple[list[StatementLine], int]:
+        """One page of the merged statement lines of these organisations and how many match."""
+
+    @abc.abstractmethod
+    def lines_after(self, org_ids: Sequence[str], flt: LineFilter, after: LineCursor | None,
+                    limit: int) -> list[StatementLine]:
+        """The next ``limit`` merged lines after ``after`` (from the newest when None): a walk
+        whose cost does not grow with how far it has gone (exports)."""

@@ -1,5 +1,7 @@
 """Agency overview endpoints (wallet.md "Agency overview"): spend across the agency's
-authorised principals, top principals by spend, fund anomalies and performance.
+authorised principals, top principals by spend, fund anomalies and performance; and the
+agency statement view (wallet.md "Statements"): each principal's funds with totals, and
+the statement lines of all principals merged.
 
 Only agency owners and admins (``wallet.allocate``) or the agency's API key may ask; the
 figures are about the caller's own agency. Days are Asia/Shanghai (platform) days; money
@@ -9,12 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, jsonify
 from marshmallow import Schema, fields, validate
 
 from application.shared.access import Caller
-from application.wallet import AgencyOverviewService
+from application.shared.paging import MAX_PER_PAGE
+from application.wallet import AgencyOverviewService, AgencyStatementService
+from application.wallet.agency_statements import MAX_QUERY, PrincipalFundsRow
 from application.wallet.overview import MAX_TOP
+from domain.wallet.model import Figures
 from domain.wallet.overview import (
     MAX_RANGE_DAYS,
     MAX_YEAR,
@@ -26,10 +31,12 @@ from domain.wallet.overview import (
     Period,
     SpendFigures,
 )
-from entrypoints.http.api import doc, dump, query, reject_nul_in_path
+from domain.wallet.ports import LineFilter
+from entrypoints.http.api import doc, dump, page_request, query, reject_nul_in_path
 from entrypoints.http.auth import authenticated, service
-from entrypoints.http.schemas import Strict
-from entrypoints.http.wallet.schemas import BreakdownOut, Money
+from entrypoints.http.schemas import Strict, paged
+from entrypoints.http.wallet.schemas import MAX_PAGE, BreakdownOut, EntryQuery, LineOut, Money
+from entrypoints.http.wallet.views import _line, _moment
 
 bp = Blueprint("agency_overview", __name__, url_prefix="/api/v1/agency")
 bp.url_value_preprocessor(reject_nul_in_path)
@@ -38,6 +45,10 @@ T = ["agency overview"]
 
 def overviews() -> AgencyOverviewService:
     return service(AgencyOverviewService)  # type: ignore[no-any-return]
+
+
+def statements() -> AgencyStatementService:
+    return service(AgencyStatementService)  # type: ignore[no-any-return]
 
 
 def _money(**kwargs: Any) -> Money:
@@ -153,6 +164,53 @@ class PerformanceOut(Schema):
     year_total = fields.Nested(PerformanceBucketOut)
 
 
+class PrincipalFundsQuery(Strict):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    q = fields.String(load_default=None, validate=validate.Length(max=MAX_QUERY), metadata={
+        "description": "principals whose name contains it (case-insensitive) or whose organisation id it is"})
+
+
+class FundsFiguresOut(Schema):
+    cash = _money()
+    coupons = _money(metadata={"description": "unexpired coupons, all kinds"})
+    coupons_normal = _money()
+    coupons_traffic = _money()
+    credit_limit = _money(metadata={"description": "post-pay limit"})
+    credit_used = _money(metadata={"description": "post-pay used"})
+    held = _money()
+    deposit_due = _money()
+    deposit_paid = _money()
+    available = _money(metadata={"description": "cash + coupons + (credit_limit - credit_used) - held"})
+    spent_today = _money(metadata={"description": "charged today (Asia/Shanghai), as the daily budget counts it"})
+
+
+class PrincipalFundsOut(FundsFiguresOut):
+    org_id = fields.String()
+    name = fields.String()
+    daily_budget = _money(allow_none=True)
+
+
+class PrincipalFundsPageOut(Schema):
+    items = fields.List(fields.Nested(PrincipalFundsOut), required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True, metadata={"description": "principals that match"})
+    totals = fields.Nested(FundsFiguresOut, metadata={"description": "sums over every principal that matches, "
+                                                                     "not just this page"})
+    at = fields.AwareDateTime(metadata={"description": "the moment of the figures"})
+
+
+class AgencyEntryQuery(EntryQuery):
+    org_id = fields.String(load_default=None, validate=validate.Length(min=1, max=40),
+                           metadata={"description": "one principal (404 wallet_not_found if not the agency's)"})
+
+
+class AgencyLineOut(LineOut):
+    org_id = fields.String(metadata={"description": "the principal whose wallet the line is about"})
+    org_name = fields.String()
+
+
 # -- rendering ------------------------------------------------------------------------------------
 
 def _period(p: Period) -> dict[str, Any]:
@@ -174,6 +232,18 @@ def _day(d: DaySpend) -> dict[str, Any]:
 
 def _period_args(args: dict[str, Any]) -> dict[str, Any]:
     return {"period": args["period"], "first": args["from_"], "last": args["to"]}
+
+
+def _figures(f: Figures, spent_today: Any) -> dict[str, Any]:
+    return {"cash": f.cash, "coupons": f.coupons, "coupons_normal": f.coupons_normal,
+            "coupons_traffic": f.coupons_traffic, "credit_limit": f.credit_limit, "credit_used": f.credit_used,
+            "held": f.held, "deposit_due": f.deposit_due, "deposit_paid": f.deposit_paid, "available": f.available,
+            "spent_today": spent_today}
+
+
+def _funds_row(r: PrincipalFundsRow) -> dict[str, Any]:
+    return {"org_id": r.org_id, "name": r.name, "daily_budget": r.daily_budget,
+            **_figures(r.figures, r.spent_today)}
 
 
 # -- views ------------------------------------------------------------------------------------------
@@ -225,3 +295,32 @@ def fund_anomalies(caller: Caller) -> Any:
 def performance(caller: Caller) -> Any:
     p = overviews().performance(caller, query(PerformanceQuery)["year"])
     return dump(PerformanceOut, p)
+
+
+@bp.get("/principals/funds")
+@doc(summary="Funds of each authorised principal now (cash, coupons, post-pay, held, deposit, available, daily "
+             "budget, spent today), by name, with the totals of every principal that matches",
+     tags=T, query_schema=PrincipalFundsQuery, response=PrincipalFundsPageOut, paged=True)
+@authenticated
+def principal_funds(caller: Caller) -> Any:
+    args = query(PrincipalFundsQuery)
+    found = statements().funds(caller, page_request(args), args["q"])
+    p = found.page
+    return dump(PrincipalFundsPageOut, {
+        "items": [_funds_row(r) for r in p.items], "page": p.page, "per_page": p.per_page, "total": p.total,
+        "totals": _figures(found.totals.figures, found.totals.spent_today), "at": found.at})
+
+
+@bp.get("/principals/entries")
+@doc(summary="Statement lines of all authorised principals merged, newest first (filters: type, from, to, "
+             "reference, org_id), each with the principal's id and name",
+     tags=T, query_schema=AgencyEntryQuery, response=paged(AgencyLineOut, "AgencyEntryPage"), paged=True)
+@authenticated
+def principal_entries(caller: Caller) -> Any:
+    args = query(AgencyEntryQuery)
+    flt = LineFilter(type=args["type"], reference=args["reference"],
+                     since=_moment(args["from_"], "from", end=False), until=_moment(args["to"], "to", end=True))
+    page = statements().entries(caller, page_request(args), flt, args["org_id"])
+    items = [{**_line(n.line, caller), "org_id": n.line.org_id, "org_name": n.org_name} for n in page.items]
+    return jsonify({"items": AgencyLineOut(many=True).dump(items), "page": page.page, "per_page": page.per_page,
+                    "total": page.total})

@@ -1,0 +1,188 @@
+"""Agency statement view (wallet.md "Statements": "Agency view: the same across all
+principals, and a per-principal summary"; seed 002 finance: the fund overview of all the
+agency's merchants and the detail lists across merchants).
+
+* **funds** — one row per authorised principal with its wallet figures now (the same
+  ``Wallet.figures(now)`` as ``GET /wallets/{org_id}``: a coupon past its expiry counts
+  no more, even before the lapse job has run), its daily budget and today's spend, and
+  the totals of the money figures over every principal that matches (not just the page);
+* **entries** — the statement lines of all principals merged, newest first, with the
+  per-wallet statement's filters (type, from/to, reference) and a principal filter.
+
+Who may ask: the same rule as the agency overview (``AgencyOverviewService``): an agency
+user with ``wallet.allocate`` (agency owner and admin) or the agency's API key; figures
+are always about the caller's own agency (``caller.org_id``) and its principals whose
+relation is *authorised* now.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from injector import inject, singleton
+
+from application.shared.access import Caller
+from application.shared.clock import Clock
+from application.shared.paging import Page, PageRequest
+from application.shared.uow import UnitOfWork, UnitOfWorkFactory
+from application.wallet.overview import AgencyOverviewService
+from domain.identity.ports import OrganizationRepository
+from domain.shared.errors import ValidationFailed
+from domain.wallet import errors
+from domain.wallet.ledger import ENTRY_TYPES, ZERO
+from domain.wallet.model import Figures, StatementLine, Wallet
+from domain.wallet.ports import AgencyStatementQueries, LineCursor, LineFilter
+
+NAMES_CHUNK = 500
+MAX_QUERY = 100
+WALK_PAGE = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class PrincipalFundsRow:
+    """One principal's wallet now (zeros when it has no wallet yet)."""
+
+    org_id: str
+    name: str
+    figures: Figures
+    daily_budget: Decimal | None = None
+    spent_today: Decimal = ZERO
+
+
+@dataclasses.dataclass(frozen=True)
+class FundsTotals:
+    """The money figures summed over principals (no daily budget: a sum of limits means nothing)."""
+
+    figures: Figures
+    spent_today: Decimal = ZERO
+
+    @classmethod
+    def of(cls, rows: Sequence[PrincipalFundsRow]) -> FundsTotals:
+        def total(name: str) -> Decimal:
+            return sum((getattr(r.figures, name) for r in rows), ZERO)
+
+        figures = Figures(**{f.name: total(f.name) for f in dataclasses.fields(Figures)})
+        return cls(figures, sum((r.spent_today for r in rows), ZERO))
+
+
+@dataclasses.dataclass(frozen=True)
+class PrincipalFundsPage:
+    at: datetime  # the moment of the figures
+    page: Page[PrincipalFundsRow]
+    totals: FundsTotals  # over every principal that matches, not just the page
+
+
+@dataclasses.dataclass(frozen=True)
+class NamedLine:
+    """A statement line with the name of the principal whose wallet it is."""
+
+    line: StatementLine
+    org_name: str
+
+
+def empty_figures() -> Figures:
+    return Figures(cash=ZERO, coupons_normal=ZERO, coupons_traffic=ZERO, credit_limit=ZERO, credit_used=ZERO,
+                   held=ZERO, deposit_due=ZERO, deposit_paid=ZERO)
+
+
+def principal_names(uow: UnitOfWork, org_ids: Sequence[str]) -> dict[str, str]:
+    """Organisation names by id, asked in chunks (bind-parameter limits)."""
+    ids = sorted(set(org_ids))
+    out: dict[str, str] = {}
+    for i in range(0, len(ids), NAMES_CHUNK):
+        part = ids[i:i + NAMES_CHUNK]
+        orgs, _ = uow.repo(OrganizationRepository).list(kind=None, name=None, ids=part, offset=0, limit=len(part))
+        out.update((o.id, o.name) for o in orgs)
+    return out
+
+
+def check_entry_type(kind: str | None) -> None:
+    if kind is not None and kind not in ENTRY_TYPES:
+        raise ValidationFailed("type", f"must be one of {', '.join(ENTRY_TYPES)}", code="invalid_entry_type")
+
+
+def require_agency(caller: Caller) -> str:
+    """The agency overview's rule: an agency user with ``wallet.allocate`` (or its key)."""
+    return AgencyOverviewService._require_agency(caller)
+
+
+def authorised_principals(uow: UnitOfWork, agency_org_id: str) -> list[str]:
+    return AgencyOverviewService._principals(uow, agency_org_id)
+
+
+def scope(principals: list[str], org_id: str | None) -> list[str]:
+    """All principals, or the one named; another organisation answers like a wallet the
+    caller cannot see."""
+    if org_id is None:
+        return principals
+    if org_id not in principals:
+        raise errors.WalletNotFound("no such wallet")
+    return [org_id]
+
+
+def walk_lines(uow: UnitOfWork, org_ids: Sequence[str], flt: LineFilter,
+               page_size: int = WALK_PAGE) -> Iterator[StatementLine]:
+    """Every matching line of these organisations, newest first, a page at a time."""
+    queries = uow.repo(AgencyStatementQueries)
+    after: LineCursor | None = None
+    while org_ids:
+        lines = queries.lines_after(org_ids, flt, after, page_size)
+        yield from lines
+        if len(lines) < page_size:
+            return
+        last = lines[-1]
+        after = LineCursor(last.created_at, last.org_id, last.seq)
+
+
+@singleton  # stateless
+class AgencyStatementService:
+    @inject
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+
+    def funds(self, caller: Caller, page: PageRequest, q: str | None = None) -> PrincipalFundsPage:
+        """Each authorised principal's figures now, by name (then id); ``q`` keeps the
+        principals whose name contains it (case-insensitive) or whose id it is."""
+        agency = require_agency(caller)
+        needle = (q or "").strip()
+        if len(needle) > MAX_QUERY:
+            raise ValidationFailed("q", f"must be at most {MAX_QUERY} characters", code="invalid_query")
+        now = self.clock.now()
+        today = self.clock.local(now).date()
+        with self.uow_factory() as uow:
+            principals = authorised_principals(uow, agency)
+            names = principal_names(uow, principals)
+            if needle:
+                folded = needle.casefold()
+                principals = [p for p in principals if p == needle or folded in names.get(p, "").casefold()]
+            principals.sort(key=lambda p: (names.get(p, "").casefold(), p))
+            wallets = uow.repo(AgencyStatementQueries).wallets(principals) if principals else {}
+        rows = [self._row(p, names.get(p, ""), wallets.get(p), now, today) for p in principals]
+        items = rows[page.offset:page.offset + page.per_page]
+        return PrincipalFundsPage(now, Page(items, page.page, page.per_page, len(rows)), FundsTotals.of(rows))
+
+    @staticmethod
+    def _row(org_id: str, name: str, wallet: Wallet | None, now: datetime, today: date) -> PrincipalFundsRow:
+        if wallet is None:
+            return PrincipalFundsRow(org_id, name, empty_figures())
+        return PrincipalFundsRow(org_id, name, wallet.figures(now), wallet.daily_budget, wallet.spent_on(today))
+
+    def entries(self, caller: Caller, page: PageRequest, flt: LineFilter,
+                org_id: str | None = None) -> Page[NamedLine]:
+        """The statement lines of all authorised principals (or of the one named), newest first."""
+        agency = require_agency(caller)
+        check_entry_type(flt.type)
+        with self.uow_factory() as uow:
+            org_ids = scope(authorised_principals(uow, agency), org_id)
+            if not org_ids:
+                return Page([], page.page, page.per_page, 0)
+            lines, total = uow.repo(AgencyStatementQueries).lines(org_ids, flt, page.offset, page.per_page)
+            names = principal_names(uow, sorted({ln.org_id for ln in lines})) if lines else {}
+        return Page([NamedLine(ln, names.get(ln.org_id, "")) for ln in lines], page.page, page.per_page, total)
+
+
+__all__ = ["AgencyStatementService", "FundsTotals", "NamedLine", "PrincipalFundsPage", "PrincipalFundsRow",
+           "authorised_principals", "principal_names", "require_agency", "scope", "walk_lines"]
