@@ -44,6 +44,7 @@ from domain.wallet.ports import SpendQueries
 
 VIEW_PERMISSION = "wallet.allocate"  # agency_owner and agency_admin; not employees nor finance
 MAX_TOP = 100
+NAME_CHUNK = 500
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,9 +111,14 @@ class AgencyOverviewService:
     def _names(uow: UnitOfWork, org_ids: Sequence[str]) -> dict[str, str]:
         if not org_ids:
             return {}
-        orgs, _ = uow.repo(OrganizationRepository).list(kind=None, name=None, ids=list(org_ids), offset=0,
-                                                         limit=len(org_ids))
-        return {o.id: o.name for o in orgs}
+        names: dict[str, str] = {}
+        ids = list(org_ids)
+        for at in range(0, len(ids), NAME_CHUNK):  # no statement carries more ids than SQLite allows
+            chunk = ids[at:at + NAME_CHUNK]
+            orgs, _ = uow.repo(OrganizationRepository).list(kind=None, name=None, ids=chunk, offset=0,
+                                                             limit=len(chunk))
+            names.update((o.id, o.name) for o in orgs)
+        return names
 
     def _today(self, now: datetime) -> date:
         return self.clock.local(now).date()

@@ -113,7 +113,7 @@ class Period:
     def previous(self) -> Period:
         """The run of the same length that ends the day before this one starts."""
         last = self.first - timedelta(days=1)
-        return Period(last - timedelta(days=self.days - 1), last, self.name)
+        return Period(last - timedelta(days=self.days - 1), last, "previous")
 
     def day_list(self) -> list[date]:
         return [self.first + timedelta(days=i) for i in range(self.days)]

@@ -55,7 +55,7 @@ def test_named_periods_end_today_and_the_previous_period_has_the_same_length(
     p = Period.resolve(name, TODAY)
     assert (p.first, p.last, p.name) == (first, last, name)
     prev = p.previous()
-    assert (prev.first, prev.last) == (prev_first, prev_last)
+    assert (prev.first, prev.last, prev.name) == (prev_first, prev_last, "previous")
     assert prev.days == p.days
 
 
