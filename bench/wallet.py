@@ -81,6 +81,27 @@ def reset_schema(url: str, schema: str) -> None:
         conn.execute(f"CREATE SCHEMA {schema}")
 
 
+def run_threads(clients: int, seconds: int, loop: Any) -> float:
+    """Start ``clients`` threads running ``loop(i, started, keep_going) -> count`` together
+    for ``seconds``; the total count per second."""
+    start = threading.Barrier(clients + 1)
+    deadline = [0.0]
+    counts = [0] * clients
+
+    def client(i: int) -> None:
+        counts[i] = loop(i, start.wait, lambda: time.perf_counter() < deadline[0])
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    deadline[0] = time.perf_counter() + seconds
+    began = time.perf_counter()
+    start.wait()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - began)
+
+
 # -- (a) baselines ---------------------------------------------------------------------------
 
 def run_pgbench(url: str, clients: int, seconds: int) -> float | None:
@@ -115,15 +136,11 @@ def run_raw_transfer(url: str, clients: int, seconds: int, accounts: int = 1000,
         conn.execute("CREATE TABLE bench_history (id bigserial PRIMARY KEY, src int NOT NULL, dst int NOT NULL, "
                      "amount numeric(18,2) NOT NULL, at timestamptz NOT NULL DEFAULT now())")
         conn.execute("INSERT INTO bench_accounts SELECT g, 1000000 FROM generate_series(1, %s) g", (accounts,))
-    counts = [0] * clients
-    start = threading.Barrier(clients + 1)
-    deadline = [0.0]
-
-    def client(i: int) -> None:
-        rnd = random.Random(i)
+    def loop(i: int, started: Any, going: Any) -> int:
+        rnd, done = random.Random(i), 0
         with psycopg.connect(libpq(url)) as conn:
-            start.wait()
-            while time.perf_counter() < deadline[0]:
+            started()
+            while going():
                 a, b = (1, 2) if hot else rnd.sample(range(1, accounts + 1), 2)
                 amount = Decimal("0.01")
                 with conn.transaction():
@@ -131,21 +148,14 @@ def run_raw_transfer(url: str, clients: int, seconds: int, accounts: int = 1000,
                     for acct, delta in sorted(((a, -amount), (b, amount))):
                         conn.execute("UPDATE bench_accounts SET balance = balance + %s WHERE id = %s", (delta, acct))
                     conn.execute("INSERT INTO bench_history (src, dst, amount) VALUES (%s, %s, %s)", (a, b, amount))
-                counts[i] += 1
+                done += 1
+        return done
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    deadline[0] = time.perf_counter() + seconds
-    began = time.perf_counter()
-    start.wait()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - began
+    rate = run_threads(clients, seconds, loop)
     with psycopg.connect(libpq(url)) as conn:
         total = conn.execute("SELECT sum(balance) FROM bench_accounts").fetchone()[0]  # type: ignore[index]
         assert total == accounts * 1000000, f"raw transfer lost money: {total}"
-    return sum(counts) / elapsed
+    return rate
 
 
 # -- setup of the application ------------------------------------------------------------------
@@ -233,17 +243,14 @@ def run_bare_charges(app_url: str, org_ids: list[str], template: list[Any], clie
     entry_t, postings_t, lines_t, figures_t = template
     cash_at, version_at = _LOCK_COLUMNS.index("cash"), _LOCK_COLUMNS.index("version")
     run = f"{random.randrange(16 ** 8):08x}"
-    counts = [0] * clients
-    start = threading.Barrier(clients + 1)
-    deadline = [0.0]
 
-    def client(i: int) -> None:
-        rnd = random.Random(2000 + i)
+    def loop(i: int, started: Any, going: Any) -> int:
+        rnd, done = random.Random(2000 + i), 0
         with psycopg.connect(libpq(app_url)) as conn:
-            start.wait()
-            while time.perf_counter() < deadline[0]:
+            started()
+            while going():
                 org = org_ids[rnd.randrange(len(org_ids))] if len(org_ids) > 1 else org_ids[0]
-                entry_id, ref = f"ent_bare_{run}_{i}_{counts[i]}", f"bare-{run}-{i}-{counts[i]}"
+                entry_id, ref = f"ent_bare_{run}_{i}_{done}", f"bare-{run}-{i}-{done}"
                 with conn.transaction(), conn.cursor() as cur:
                     cur.execute(_PG_LOCK_ONE, (org,))
                     row = cur.fetchone()
@@ -259,17 +266,10 @@ def run_bare_charges(app_url: str, org_ids: list[str], template: list[Any], clie
                     cur.execute(_PG_ADD_ONE, (json.dumps(entry), json.dumps(postings), json.dumps(lines),
                                               json.dumps(figures), org))
                     assert cur.fetchone() is not None
-                counts[i] += 1
+                done += 1
+        return done
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    deadline[0] = time.perf_counter() + seconds
-    began = time.perf_counter()
-    start.wait()
-    for t in threads:
-        t.join()
-    return sum(counts) / (time.perf_counter() - began)
+    return run_threads(clients, seconds, loop)
 
 
 # -- (b) the application service ------------------------------------------------------------------
@@ -411,39 +411,31 @@ def warm_up(port: int, org_ids: list[str], keys: dict[str, str], clients: int, r
 
 def run_http(port: int, org_ids: list[str], keys: dict[str, str], clients: int, seconds: int
              ) -> tuple[float, list[str]]:
-    counts = [0] * clients
     errors: list[str] = []
-    start = threading.Barrier(clients + 1)
-    deadline = [0.0]
     auth = {o: f"Authorization: Bearer {keys[o]}\r\n" for o in org_ids}
+    run = f"{random.randrange(16 ** 8):08x}"
 
-    def client(i: int) -> None:
-        rnd = random.Random(1000 + i)
+    def loop(i: int, started: Any, going: Any) -> int:
+        rnd, done, sent = random.Random(1000 + i), 0, 0
         conn = LeanClient(port)
-        start.wait()
-        while time.perf_counter() < deadline[0]:
+        started()
+        while going():
             org = org_ids[rnd.randrange(len(org_ids))] if len(org_ids) > 1 else org_ids[0]
-            body = b'{"amount": "0.01", "reference": "h%d-%d"}' % (i, counts[i])
+            body = b'{"amount": "0.01", "reference": "h%s-%d-%d"}' % (run.encode(), i, sent)
+            sent += 1
             try:
                 status, data = conn.post(f"/api/v1/wallets/{org}/charges", body, auth[org])
                 if status == 201:
-                    counts[i] += 1
+                    done += 1
                 else:
                     errors.append(f"{status}: {data[:200]!r}")
             except (OSError, ValueError) as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 conn.close()  # what is left in its buffer would garble the next answer
         conn.close()
+        return done
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    deadline[0] = time.perf_counter() + seconds
-    began = time.perf_counter()
-    start.wait()
-    for t in threads:
-        t.join()
-    return sum(counts) / (time.perf_counter() - began), errors[:5]
+    return run_threads(clients, seconds, loop), errors[:5]
 
 
 # -- checks and report -------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from adapters.postgres import tables as t
-from adapters.postgres.wallet_repos import SqlLedger, SqlWallets
+from adapters.postgres.wallet_repos import SqlLedger, SqlWallets, line_conditions
 from domain.wallet.ledger import ZERO
 from domain.wallet.model import Figures, StatementLine, Wallet
 from domain.wallet.overview import DaySpend, MonthSpend, PrincipalFunds, PrincipalSpend
@@ -134,16 +134,7 @@ class SqlAgencyStatements(AgencyStatementQueries):
 
     @staticmethod
     def _conds(ids: list[str], flt: LineFilter) -> list[Any]:
-        conds: list[Any] = [L.org_id.in_(ids)]
-        if flt.type:
-            conds.append(L.type == flt.type)
-        if flt.since:
-            conds.append(L.created_at >= flt.since)
-        if flt.until:
-            conds.append(L.created_at < flt.until)
-        if flt.reference:
-            conds.append(L.reference == flt.reference)
-        return conds
+        return line_conditions(L.org_id.in_(ids), flt)
 
     def _after(self, c: LineCursor) -> Any:
         return or_(L.created_at < c.created_at,

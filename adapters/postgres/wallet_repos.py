@@ -205,6 +205,20 @@ _PG_ADD_ONE = _PG_ADD_TEMPLATE.replace("{wallets}", "= %s")
 _PG_ADD = _PG_ADD_TEMPLATE.replace("{wallets}", "= ANY(%s)")
 
 
+def line_conditions(whose: Any, flt: LineFilter) -> list[Any]:
+    """The WHERE clauses of a statement-line query: ``whose`` (which wallets) and the filter."""
+    conds: list[Any] = [whose]
+    if flt.type:
+        conds.append(L.type == flt.type)
+    if flt.since:
+        conds.append(L.created_at >= flt.since)
+    if flt.until:
+        conds.append(L.created_at < flt.until)
+    if flt.reference:
+        conds.append(L.reference == flt.reference)
+    return conds
+
+
 class SqlLedger(LedgerRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -300,15 +314,7 @@ class SqlLedger(LedgerRepository):
         return self._line(r) if r else None
 
     def lines(self, org_id: str, flt: LineFilter, offset: int, limit: int) -> tuple[list[StatementLine], int]:
-        conds: list[Any] = [L.org_id == org_id]
-        if flt.type:
-            conds.append(L.type == flt.type)
-        if flt.since:
-            conds.append(L.created_at >= flt.since)
-        if flt.until:
-            conds.append(L.created_at < flt.until)
-        if flt.reference:
-            conds.append(L.reference == flt.reference)
+        conds = line_conditions(L.org_id == org_id, flt)
         total = self.conn.execute(select(func.count()).select_from(t.wallet_lines).where(*conds)).scalar_one()
         rows = self.conn.execute(select(t.wallet_lines).where(*conds).order_by(L.seq.desc())
                                  .offset(offset).limit(limit))
