@@ -1,0 +1,47 @@
+"""The charge's entry statement keeps a generic plan on PostgreSQL (docs/adr/0004-request-path-costs.md).
+
+psycopg prepares a statement after it ran five times on a connection; PostgreSQL then
+still plans it afresh on every execution while it judges the generic plan dearer than
+the custom ones. With ``wallets.org_id = ANY(%s)`` it did, and planning the CTE cost more
+than running it. ``pg_prepared_statements`` (per session) counts both kinds of plans.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from application.shared.uow import UnitOfWorkFactory
+from application.wallet import RechargeService, WalletService
+from tests.integration.test_wallet_concurrency import FINANCE, api_key_caller, make_org
+
+pytestmark = pytest.mark.postgres
+BULK = 50_000
+
+
+def test_single_wallet_charges_stop_being_planned_on_every_execution(container: Any) -> None:
+    # a realistic table: on a small one any plan is cheap and the difference vanishes
+    with container.get(UnitOfWorkFactory)() as uow:
+        conn = uow.connection
+        conn.execute(text("INSERT INTO organizations (id, name, kinds, require_sms_login, status, created_at) "
+                          "SELECT 'org_bulk_' || g, 'Bulk ' || g, 'customer', false, 'active', now() "
+                          "FROM generate_series(1, :n) g"), {"n": BULK})
+        conn.execute(text("INSERT INTO wallets SELECT 'org_bulk_' || g, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 0, "
+                          "NULL, false, false, 0, now(), now() FROM generate_series(1, :n) g"), {"n": BULK})
+        conn.execute(text("ANALYZE wallets"))
+        uow.commit()
+    org = make_org(container, "Planned Customer")
+    container.get(RechargeService).recharge(FINANCE, org, Decimal("100.00"), "offline", "float")
+    wallets, caller = container.get(WalletService), api_key_caller(org)
+    for n in range(20):  # one thread: the pool hands back its one connection every time
+        wallets.charge(caller, org, Decimal("0.01"), f"plan-{n}")
+    with container.get(UnitOfWorkFactory)() as uow:
+        plans = uow.connection.execute(text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE 'WITH e AS (%INSERT INTO ledger_entries%'")).all()
+    assert plans, "the entry statement was never prepared on this connection"
+    generic, custom = max(plans)
+    assert generic >= 10, (generic, custom)  # generic from the sixth/seventh execution on
+    assert custom <= 7, (generic, custom)
