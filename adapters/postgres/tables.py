@@ -503,7 +503,10 @@ from adapters.postgres.types import Money  # noqa: E402
 
 wallets = Table(
     "wallets", metadata,
-    Column("org_id", String(ID), ForeignKey("organizations.id"), primary_key=True),
+    # the wallet key (domain/wallet/purpose.py): the organisation id for the general wallet,
+    # "<org_id>~external" for the external one, so no foreign key to organizations (the
+    # services open a wallet only for an existing organisation of the right kind)
+    Column("org_id", String(ID), primary_key=True),  # org ids are 30 characters: a key fits
     Column("cash", Money, nullable=False),
     Column("credit_limit", Money, nullable=False),
     Column("credit_used", Money, nullable=False),

@@ -34,6 +34,7 @@ from domain.wallet import errors
 from domain.wallet.ledger import ENTRY_TYPES, ZERO
 from domain.wallet.model import Figures, StatementLine, Wallet
 from domain.wallet.ports import AgencyStatementQueries, LineCursor, LineFilter
+from domain.wallet.purpose import GENERAL, PURPOSES, org_of, wallet_key
 
 NAMES_CHUNK = 500
 MAX_QUERY = 100
@@ -103,6 +104,11 @@ def check_entry_type(kind: str | None) -> None:
         raise ValidationFailed("type", f"must be one of {', '.join(ENTRY_TYPES)}", code="invalid_entry_type")
 
 
+def check_purpose(purpose: str) -> None:
+    if purpose not in PURPOSES:
+        raise ValidationFailed("purpose", f"must be one of {', '.join(PURPOSES)}", code="validation_failed")
+
+
 def require_agency(caller: Caller) -> str:
     """The agency overview's rule: an agency user with ``wallet.allocate`` (or its key)."""
     return AgencyOverviewService._require_agency(caller)
@@ -143,10 +149,13 @@ class AgencyStatementService:
         self.uow_factory = uow_factory
         self.clock = clock
 
-    def funds(self, caller: Caller, page: PageRequest, q: str | None = None) -> PrincipalFundsPage:
+    def funds(self, caller: Caller, page: PageRequest, q: str | None = None,
+              purpose: str = GENERAL) -> PrincipalFundsPage:
         """Each authorised principal's figures now, by name (then id); ``q`` keeps the
-        principals whose name contains it (case-insensitive) or whose id it is."""
+        principals whose name contains it (case-insensitive) or whose id it is; ``purpose``
+        picks their general or their external wallets."""
         agency = require_agency(caller)
+        check_purpose(purpose)
         needle = (q or "").strip()
         if len(needle) > MAX_QUERY:
             raise ValidationFailed("q", f"must be at most {MAX_QUERY} characters", code="invalid_query")
@@ -159,8 +168,9 @@ class AgencyStatementService:
                 folded = needle.casefold()
                 principals = [p for p in principals if p == needle or folded in names.get(p, "").casefold()]
             principals.sort(key=lambda p: (names.get(p, "").casefold(), p))
-            wallets = uow.repo(AgencyStatementQueries).wallets(principals) if principals else {}
-        rows = [self._row(p, names.get(p, ""), wallets.get(p), now, today) for p in principals]
+            keys = [wallet_key(p, purpose) for p in principals]
+            wallets = uow.repo(AgencyStatementQueries).wallets(keys) if keys else {}
+        rows = [self._row(p, names.get(p, ""), wallets.get(wallet_key(p, purpose)), now, today) for p in principals]
         items = rows[page.offset:page.offset + page.per_page]
         return PrincipalFundsPage(now, Page(items, page.page, page.per_page, len(rows)), FundsTotals.of(rows))
 
@@ -171,17 +181,20 @@ class AgencyStatementService:
         return PrincipalFundsRow(org_id, name, wallet.figures(now), wallet.daily_budget, wallet.spent_on(today))
 
     def entries(self, caller: Caller, page: PageRequest, flt: LineFilter,
-                org_id: str | None = None) -> Page[NamedLine]:
-        """The statement lines of all authorised principals (or of the one named), newest first."""
+                org_id: str | None = None, purpose: str = GENERAL) -> Page[NamedLine]:
+        """The statement lines of all authorised principals (or of the one named), newest
+        first, of their general or their external wallets (``purpose``)."""
         agency = require_agency(caller)
         check_entry_type(flt.type)
+        check_purpose(purpose)
         with self.uow_factory() as uow:
-            org_ids = scope(authorised_principals(uow, agency), org_id)
+            org_ids = [wallet_key(o, purpose) for o in scope(authorised_principals(uow, agency), org_id)]
             if not org_ids:
                 return Page([], page.page, page.per_page, 0)
             lines, total = uow.repo(AgencyStatementQueries).lines(org_ids, flt, page.offset, page.per_page)
-            names = principal_names(uow, sorted({ln.org_id for ln in lines})) if lines else {}
-        return Page([NamedLine(ln, names.get(ln.org_id, "")) for ln in lines], page.page, page.per_page, total)
+            names = principal_names(uow, sorted({org_of(ln.org_id) for ln in lines})) if lines else {}
+        return Page([NamedLine(ln, names.get(org_of(ln.org_id), "")) for ln in lines], page.page, page.per_page,
+                    total)
 
 
 __all__ = ["AgencyStatementService", "FundsTotals", "NamedLine", "PrincipalFundsPage", "PrincipalFundsRow",

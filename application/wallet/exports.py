@@ -22,12 +22,14 @@ from application.wallet.agency_statements import (
 )
 from application.wallet.services import WalletBase
 from domain.shared.errors import ValidationFailed
+from domain.wallet import errors
 from domain.wallet.ledger import ENTRY_TYPES
 from domain.wallet.model import StatementLine
 from domain.wallet.ports import LedgerRepository, LineFilter
+from domain.wallet.purpose import GENERAL, PURPOSES, org_of, wallet_key
 
 PAGE = 1000
-FILTERS = {"type", "from", "to", "reference"}
+FILTERS = {"type", "from", "to", "reference", "purpose"}
 HEADER = ["created_at", "entry_id", "type", "reference", "amount", "cash", "normal_coupon", "traffic_coupon",
           "post_pay", "cash_after", "coupons_after", "credit_limit_after", "credit_used_after", "held_after",
           "deposit_paid_after", "available_after", "counterparty_org_id", "note"]
@@ -61,6 +63,14 @@ def _line_cells(ln: StatementLine) -> list[Any]:
             ln.counterparty_org_id or "", ln.note]
 
 
+def _purpose(filters: dict[str, Any]) -> str:
+    """``general`` (default) or ``external``: which of the organisation's wallets."""
+    purpose = filters.get("purpose", GENERAL)
+    if purpose not in PURPOSES:
+        raise ValidationFailed("filters.purpose", f"must be one of {', '.join(PURPOSES)}", code="invalid_filter")
+    return str(purpose)
+
+
 def _line_filter(clock: Clock, filters: dict[str, Any], allowed: set[str]) -> LineFilter:
     unknown = set(filters) - allowed
     if unknown:
@@ -87,17 +97,21 @@ class WalletEntriesExport(ExportSource):
 
     def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
         self._filter(filters)
+        key = wallet_key(org_id, _purpose(filters))
         with self.uow_factory() as uow:
-            self.access._require_view(uow, caller, org_id)
+            self.access._require_view(uow, caller, key)
+            if not self.access._may_hold(uow, key):
+                raise errors.WalletNotFound("no such wallet")
 
     def rows(self, uow: UnitOfWork, org_id: str, filters: dict[str, Any]
              ) -> tuple[list[str], Iterable[list[Any]]]:
         flt = self._filter(filters)
+        key = wallet_key(org_id, _purpose(filters))
 
         def generate() -> Iterator[list[Any]]:
             offset = 0
             while True:
-                lines, _ = uow.repo(LedgerRepository).lines(org_id, flt, offset, PAGE)
+                lines, _ = uow.repo(LedgerRepository).lines(key, flt, offset, PAGE)
                 for ln in lines:
                     yield [ln.created_at, *_line_cells(ln)]
                 if len(lines) < PAGE:
@@ -131,6 +145,7 @@ class AgencyEntriesExport(ExportSource):
         if org_id != agency:
             raise ValidationFailed("org_id", "must be the agency's own organisation", code="invalid_export_org")
         _line_filter(self.clock, filters, AGENCY_FILTERS)
+        _purpose(filters)
         principal = self._principal(filters)
         with self.uow_factory() as uow:
             scope(authorised_principals(uow, agency), principal)
@@ -142,9 +157,10 @@ class AgencyEntriesExport(ExportSource):
         principals = authorised_principals(uow, org_id)
         org_ids = [p for p in principals if p == principal] if principal is not None else principals
         names = principal_names(uow, org_ids)
+        keys = [wallet_key(o, _purpose(filters)) for o in org_ids]
 
         def generate() -> Iterator[list[Any]]:
-            for ln in walk_lines(uow, org_ids, flt, PAGE):
-                yield [ln.created_at, ln.org_id, names.get(ln.org_id, ""), *_line_cells(ln)]
+            for ln in walk_lines(uow, keys, flt, PAGE):
+                yield [ln.created_at, org_of(ln.org_id), names.get(org_of(ln.org_id), ""), *_line_cells(ln)]
 
         return AGENCY_HEADER, generate()

@@ -10,6 +10,7 @@ from application.shared.uow import UnitOfWork
 from domain.identity.model import User
 from domain.identity.ports import OrganizationRepository, UserRepository
 from domain.identity.roles import permissions_of
+from domain.wallet.purpose import org_of
 
 PAGE = 200
 
@@ -38,7 +39,7 @@ class LowBalanceNotifier:
         title = "Wallet balance is low"
         body = (f"The available balance {payload['available']} CNY is below your alert threshold "
                 f"{payload['threshold']} CNY. Recharge to keep orders running.")
-        for user in users_with(uow, payload["org_id"], "wallet.view"):
+        for user in users_with(uow, org_of(payload["org_id"]), "wallet.view"):
             self.notifier.notify_user(uow, user.id, title, body, message_id, channels=("inbox", "sms"),
                                       sms_template="wallet_low_balance",
                                       sms_params={"available": payload["available"],

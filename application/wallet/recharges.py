@@ -24,12 +24,12 @@ from application.shared.settings import Settings
 from application.shared.uow import UnitOfWorkFactory
 from application.wallet.payments import GatewayError, InvalidNotification, PaymentGateway, PaymentGateways
 from application.wallet.services import EntryResult, Ledger, WalletBase
-from domain.identity.ports import OrganizationRepository
 from domain.shared.errors import Conflict, DomainError, Forbidden, ValidationFailed
 from domain.shared.money import to_money
 from domain.wallet import errors
 from domain.wallet.model import ONLINE_CHANNELS, RECHARGE_CHANNELS, Recharge, Withdrawal
 from domain.wallet.ports import RechargeRepository, WithdrawalRepository
+from domain.wallet.purpose import org_of
 
 log = logging.getLogger("agora.wallet.payments")
 
@@ -105,7 +105,7 @@ class RechargeService(WalletBase):
     def _offline(self, caller: Caller, org_id: str, amount: Decimal, note: str | None) -> RechargeResult:
         """Finance staff record money received off-line: credited at once."""
         if not caller.is_platform:
-            caller.require_org(org_id)
+            caller.require_org(org_of(org_id))
             raise Forbidden("offline recharges are recorded by platform finance", code="permission_denied")
         caller.require("wallet.offline_recharge")
 
@@ -116,7 +116,7 @@ class RechargeService(WalletBase):
             tx.write(entry)
             tx.save()
             record(tx.uow, caller, "wallet.offline_recharge", recharge.id, f"offline recharge {amount}: {note}",
-                   tx.now, org_id=org_id)
+                   tx.now, org_id=org_of(org_id))
             line = tx.lines[org_id]
             tx.uow.commit()
             return RechargeResult(recharge, EntryResult(entry, line))
@@ -130,11 +130,11 @@ class RechargeService(WalletBase):
         now = self.clock.now()
         recharge = Recharge.online_intent(org_id, channel, amount, note, now, self._actor(caller))
         with self.uow_factory() as uow:
-            if uow.repo(OrganizationRepository).get(org_id) is None:
+            if not self._may_hold(uow, org_id):
                 raise errors.WalletNotFound("no such wallet")
             uow.repo(RechargeRepository).add(recharge)
             record(uow, caller, "wallet.recharge", recharge.id, f"online recharge {amount} via {channel}", now,
-                   org_id=org_id)
+                   org_id=org_of(org_id))
             uow.commit()
         try:
             intent = gateway.create_payment(recharge.id, amount, f"Agora wallet recharge {recharge.id}",
@@ -171,7 +171,7 @@ class RechargeService(WalletBase):
     def revoke(self, caller: Caller, org_id: str, recharge_id: str, note: str | None = None) -> EntryResult:
         """Reverse an offline recharge, once, while the wallet still has that much (else 409)."""
         if not caller.is_platform:
-            caller.require_org(org_id)
+            caller.require_org(org_of(org_id))
             raise Forbidden("offline recharges are revoked by platform finance", code="permission_denied")
         caller.require("wallet.offline_recharge")
 
@@ -187,7 +187,7 @@ class RechargeService(WalletBase):
             repo.save(recharge)
             tx.save()
             record(tx.uow, caller, "wallet.recharge_revoke", recharge.id, f"revoked recharge of {recharge.amount}",
-                   tx.now, org_id=org_id)
+                   tx.now, org_id=org_of(org_id))
             line = tx.lines[org_id]
             tx.uow.commit()
             return EntryResult(entry, line)
@@ -310,7 +310,7 @@ class RechargeService(WalletBase):
             tx.uow.repo(WithdrawalRepository).add(withdrawal)
             tx.save()
             record(tx.uow, caller, "wallet.withdraw", withdrawal.id, f"withdrawal of {amount} via {recharge.channel}",
-                   tx.now, org_id=org_id)
+                   tx.now, org_id=org_of(org_id))
             tx.uow.commit()
             return withdrawal
 

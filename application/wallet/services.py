@@ -94,6 +94,7 @@ from domain.wallet.ports import (
     LineFilter,
     WalletRepository,
 )
+from domain.wallet.purpose import EXTERNAL_KINDS, GENERAL, SEPARATOR, general_only, org_of, split_key, wallet_key
 
 T = TypeVar("T")
 SPEND_PERMISSIONS = ("trade.buy", "wallet.recharge")
@@ -214,22 +215,35 @@ class WalletBase:
         raise RuntimeError("wallets could not be created")  # pragma: no cover - defensive
 
     def _create_wallets(self, org_ids: set[str], now: datetime) -> None:
+        """``org_ids`` are wallet keys (domain.wallet.purpose)."""
         with self.uow_factory() as uow:
-            orgs = uow.repo(OrganizationRepository)
-            for org_id in sorted(org_ids):
-                if orgs.get(org_id) is None:
-                    raise errors.WalletNotFound(f"no organisation {org_id}")
-                uow.repo(WalletRepository).create(org_id, now)
+            for key in sorted(org_ids):
+                if not self._may_hold(uow, key):
+                    raise errors.WalletNotFound(f"no wallet {key}")
+                uow.repo(WalletRepository).create(key, now)
             uow.commit()
+
+    @staticmethod
+    def _may_hold(uow: UnitOfWork, key: str) -> bool:
+        """Does the wallet named by ``key`` exist or may it be opened? Its organisation
+        exists, and an external wallet belongs to an agency or a merchant."""
+        org_id, purpose = split_key(key)
+        org = uow.repo(OrganizationRepository).get(org_id)
+        return org is not None and (purpose == GENERAL or bool(EXTERNAL_KINDS & set(org.kinds)))
 
     # -- access -------------------------------------------------------------------------
 
     @staticmethod
     def _principal_of(uow: UnitOfWork, agency_org_id: str, principal_org_id: str) -> bool:
-        rel = uow.repo(RelationRepository).find("agency_principal", agency_org_id, principal_org_id)
+        """Both may be wallet keys: the relation is between their organisations."""
+        rel = uow.repo(RelationRepository).find("agency_principal", org_of(agency_org_id), org_of(principal_org_id))
         return rel is not None and rel.status == "authorized"
 
+    # Access is decided on the wallet's organisation: ``org_id`` arguments below are wallet
+    # keys (the organisation id, or "<org_id>~external"), reduced with ``org_of``.
+
     def _require_view(self, uow: UnitOfWork, caller: Caller, org_id: str) -> None:
+        org_id = org_of(org_id)
         if caller.can_see_org(org_id):
             caller.require("wallet.view", org_id=org_id)
             return
@@ -240,6 +254,7 @@ class WalletBase:
 
     def _require_manage(self, uow: UnitOfWork, caller: Caller, org_id: str) -> None:
         """Budgets and alert thresholds: the owner, the principal's agency, the platform admin."""
+        org_id = org_of(org_id)
         if caller.is_platform_admin:
             return
         if caller.can_see_org(org_id):
@@ -254,6 +269,7 @@ class WalletBase:
     @staticmethod
     def _require_own(caller: Caller, permission: str, org_id: str) -> None:
         """The wallet's own organisation (or the principal an agency user acts for)."""
+        org_id = org_of(org_id)
         if caller.is_platform and org_id != caller.org_id:
             raise Forbidden(f"only the organisation itself may do this ({permission})", code="permission_denied")
         caller.require(permission, org_id=org_id)
@@ -263,6 +279,7 @@ class WalletBase:
         """Checks who may charge a wallet; returns True for a withholding charge."""
         if caller is None:
             return False  # another module, in-process: it decides (see ``withholding=``)
+        org_id = org_of(org_id)
         if caller.is_platform:
             caller.require("platform.admin")
             return org_id != caller.org_id
@@ -295,7 +312,7 @@ class WalletService(WalletBase):
             self._require_view(uow, caller, org_id)
             wallet = uow.repo(WalletRepository).get(org_id)
             if wallet is None:
-                if uow.repo(OrganizationRepository).get(org_id) is None:
+                if not self._may_hold(uow, org_id):
                     raise errors.WalletNotFound("no such wallet")
                 wallet = Wallet(org_id=org_id, created_at=now)
             if at is None or at >= now:
@@ -482,7 +499,7 @@ class WalletService(WalletBase):
     def _load_hold(self, caller: Caller | None, hold_id: str) -> Hold:
         with self.uow_factory() as uow:
             hold = uow.repo(HoldRepository).get(hold_id)
-        if hold is None or (caller is not None and not caller.can_see_org(hold.org_id)):
+        if hold is None or (caller is not None and not caller.can_see_org(org_of(hold.org_id))):
             raise errors.HoldNotFound("no such hold")
         return hold
 
@@ -541,15 +558,27 @@ class WalletService(WalletBase):
     # -- allocation ---------------------------------------------------------------------------------
 
     def _require_agency(self, uow: UnitOfWork, caller: Caller, agency_org_id: str, principal_org_id: str) -> None:
-        caller.require("wallet.allocate", org_id=agency_org_id)
-        if caller.is_platform or agency_org_id not in (caller.org_id,):
+        caller.require("wallet.allocate", org_id=org_of(agency_org_id))
+        if caller.is_platform or org_of(agency_org_id) not in (caller.org_id,):
             raise Forbidden("only the agency itself allocates its money", code="permission_denied")
         if not self._principal_of(uow, agency_org_id, principal_org_id):
             raise errors.PrincipalNotFound("no such authorised principal")
 
+    @staticmethod
+    def _same_purpose(agency_key: str, principal: str) -> str:
+        """The principal's wallet of the agency wallet's purpose: money allocated from an
+        external wallet goes to the principal's external wallet."""
+        p_org, p_purpose = split_key(principal)
+        purpose = split_key(agency_key)[1]
+        if SEPARATOR in principal and p_purpose != purpose:
+            raise ValidationFailed("to_org_id", f"must be a {purpose} wallet, as the one it comes from",
+                                   code="purpose_mismatch")
+        return wallet_key(p_org, purpose)
+
     def allocate(self, caller: Caller, agency_org_id: str, principal_org_id: str, amount: Decimal,
                  note: str | None = None) -> EntryResult:
         amount = to_money(amount, "amount", positive=True)
+        principal_org_id = self._same_purpose(agency_org_id, principal_org_id)
         with self.uow_factory() as uow:
             self._require_agency(uow, caller, agency_org_id, principal_org_id)
 
@@ -565,6 +594,7 @@ class WalletService(WalletBase):
     def reclaim(self, caller: Caller, agency_org_id: str, principal_org_id: str, amount: Decimal,
                 note: str | None = None) -> EntryResult:
         amount = to_money(amount, "amount", positive=True)
+        principal_org_id = self._same_purpose(agency_org_id, principal_org_id)
         with self.uow_factory() as uow:
             self._require_agency(uow, caller, agency_org_id, principal_org_id)
 
@@ -584,7 +614,7 @@ class WalletService(WalletBase):
         tx.write(entry)
         tx.save()
         if caller is not None:
-            record(tx.uow, caller, operation, entry.id if entry else org_id, summary, tx.now, org_id=org_id)
+            record(tx.uow, caller, operation, entry.id if entry else org_id, summary, tx.now, org_id=org_of(org_id))
         line = tx.lines.get(org_id) if entry is not None else None
         tx.uow.commit()
         if entry is None:
@@ -595,6 +625,7 @@ class WalletService(WalletBase):
 
     def grant_coupon(self, caller: Caller, org_id: str, kind: str, amount: Decimal, expires_at: datetime,
                      note: str | None = None) -> tuple[CouponGrant, EntryResult]:
+        general_only(org_id, "coupons")
         amount = to_money(amount, "amount", positive=True)
         funder_id: str | None = None
         if caller.is_platform:
@@ -623,12 +654,14 @@ class WalletService(WalletBase):
 
     def set_credit_limit(self, caller: Caller, org_id: str, limit: Decimal, note: str | None = None) -> WalletView:
         caller.require("wallet.credit.manage")
+        general_only(org_id, "credit line")
         self._setting(caller, org_id, lambda w, now: w.set_credit_limit(limit, now, self._actor(caller), note),
                       "wallet.credit_limit", f"credit limit set to {limit}")
         return self.wallet(caller, org_id)
 
     def set_deposit_due(self, caller: Caller, org_id: str, due: Decimal, note: str | None = None) -> WalletView:
         caller.require("wallet.deposit.manage")
+        general_only(org_id, "deposit")
         self._setting(caller, org_id, lambda w, now: w.set_deposit_due(due, now, self._actor(caller), note),
                       "wallet.deposit_due", f"deposit due set to {due}")
         return self.wallet(caller, org_id)
@@ -638,6 +671,7 @@ class WalletService(WalletBase):
         caller.require("wallet.deposit.manage")
         if not caller.is_platform:
             raise Forbidden("only the platform refunds deposits", code="permission_denied")
+        general_only(org_id, "deposit")
 
         def command(tx: Ledger) -> EntryResult:
             wallet = tx.lock(org_id)[org_id]
@@ -648,6 +682,7 @@ class WalletService(WalletBase):
 
     def pay_deposit(self, caller: Caller, org_id: str, amount: Decimal | None) -> EntryResult:
         self._require_own(caller, "wallet.deposit.pay", org_id)
+        general_only(org_id, "deposit")
 
         def command(tx: Ledger) -> EntryResult:
             wallet = tx.lock(org_id)[org_id]
@@ -672,13 +707,14 @@ class WalletService(WalletBase):
     def set_daily_budget(self, caller: Caller, org_id: str, budget: Decimal | None) -> WalletView:
         with self.uow_factory() as uow:
             self._require_manage(uow, caller, org_id)
+        general_only(org_id, "daily budget")
 
         def command(tx: Ledger) -> None:
             wallet = tx.lock(org_id)[org_id]
             wallet.set_daily_budget(budget)
             tx.save()
             record(tx.uow, caller, "wallet.daily_budget", org_id, f"daily budget set to {budget}", tx.now,
-                   org_id=org_id)
+                   org_id=org_of(org_id))
             tx.uow.commit()
 
         self._run(command)
@@ -693,7 +729,7 @@ class WalletService(WalletBase):
             wallet.set_low_balance_threshold(threshold, tx.now)
             tx.save()
             record(tx.uow, caller, "wallet.low_balance_threshold", org_id,
-                   f"low-balance threshold set to {threshold}", tx.now, org_id=org_id)
+                   f"low-balance threshold set to {threshold}", tx.now, org_id=org_of(org_id))
             tx.uow.commit()
 
         self._run(command)
@@ -723,6 +759,7 @@ class WalletService(WalletBase):
     def bind_agreement(self, caller: Caller, org_id: str, account: str, account_name: str,
                        account_type: str) -> WithholdingAgreement:
         self._require_own(caller, "wallet.recharge", org_id)
+        general_only(org_id, "withholding agreement")
         now = self.clock.now()
         agreement = WithholdingAgreement.bind(org_id, account, account_name, account_type, now,
                                               self._actor(caller))
@@ -734,13 +771,13 @@ class WalletService(WalletBase):
                 raise errors.AgreementExists("revoke the current agreement before binding another account")
             repo.add(agreement)
             record(uow, caller, "wallet.agreement_bind", agreement.id, f"bound {account_name} ({account})", now,
-                   org_id=org_id)
+                   org_id=org_of(org_id))
             uow.commit()
         return agreement
 
     def agreements(self, caller: Caller, org_id: str) -> list[WithholdingAgreement]:
         with self.uow_factory() as uow:
-            if not (caller.is_platform_admin or (caller.can_see_org(org_id) and caller.has("wallet.recharge"))):
+            if not (caller.is_platform_admin or (caller.can_see_org(org_of(org_id)) and caller.has("wallet.recharge"))):
                 self._require_view(uow, caller, org_id)
             return uow.repo(AgreementRepository).list(org_id)
 
@@ -759,7 +796,8 @@ class WalletService(WalletBase):
             repo.save(agreement)
             wallet.set_withholding(active)
             tx.save()
-            record(tx.uow, caller, operation, agreement.id, f"agreement {agreement.status}", tx.now, org_id=org_id)
+            record(tx.uow, caller, operation, agreement.id, f"agreement {agreement.status}", tx.now,
+                   org_id=org_of(org_id))
             tx.uow.commit()
             holder.append(agreement)
 
@@ -768,8 +806,9 @@ class WalletService(WalletBase):
 
     def confirm_agreement(self, caller: Caller, org_id: str, agreement_id: str) -> WithholdingAgreement:
         if not caller.is_platform_admin:
-            caller.require_org(org_id)
+            caller.require_org(org_of(org_id))
             raise Forbidden("the platform confirms withholding agreements", code="permission_denied")
+        general_only(org_id, "withholding agreement")
         return self._agreement(caller, org_id, agreement_id, lambda a, now: a.confirm(now, self._actor(caller)),
                                True, "wallet.agreement_confirm")
 

@@ -80,6 +80,12 @@ class WalletNotFound(NotFound):
     code = "wallet_not_found"
 
 
+class NotForExternalWallet(Conflict):
+    """Coupons, credit, deposits, budgets and withholding belong to the general wallet."""
+
+    code = "not_for_external_wallet"
+
+
 class PrincipalNotFound(NotFound):
     code = "principal_not_found"
 
@@ -108,7 +114,8 @@ __all__ = [
     "AgreementExists", "AgreementNotFound", "AmountMismatch", "CreditLimitBelowUsed", "DailyBudgetExceeded",
     "DepositExceedsDue", "DuplicateReference", "HoldExpired", "HoldNotActive", "HoldNotFound",
     "InsufficientFunds", "InvalidAgreementStatus", "InvalidRechargeStatus", "InvalidWalletInput",
-    "NotRefundable", "NotRevocable", "PayeesNotAllowed", "PrincipalNotFound", "RechargeNotFound",
+    "NotForExternalWallet", "NotRefundable", "NotRevocable", "PayeesNotAllowed", "PrincipalNotFound",
+    "RechargeNotFound",
     "ReclaimExceedsAllocated", "RevokeNotCovered", "WalletNotFound", "WithdrawalNotFound",
     "WithholdingAgreementRequired",
 ]

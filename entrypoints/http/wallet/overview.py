@@ -32,6 +32,7 @@ from domain.wallet.overview import (
     SpendFigures,
 )
 from domain.wallet.ports import LineFilter
+from domain.wallet.purpose import PURPOSES, org_of, split_key
 from entrypoints.http.api import doc, dump, page_request, query, reject_nul_in_path
 from entrypoints.http.auth import authenticated, service
 from entrypoints.http.schemas import Strict, paged
@@ -169,6 +170,8 @@ class PrincipalFundsQuery(Strict):
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
     q = fields.String(load_default=None, validate=validate.Length(max=MAX_QUERY), metadata={
         "description": "principals whose name contains it (case-insensitive) or whose organisation id it is"})
+    purpose = fields.String(load_default="general", validate=validate.OneOf(PURPOSES),
+                            metadata={"description": "the principals' general or external wallets"})
 
 
 class FundsFiguresOut(Schema):
@@ -204,10 +207,13 @@ class PrincipalFundsPageOut(Schema):
 class AgencyEntryQuery(EntryQuery):
     org_id = fields.String(load_default=None, validate=validate.Length(min=1, max=40),
                            metadata={"description": "one principal (404 wallet_not_found if not the agency's)"})
+    purpose = fields.String(load_default="general", validate=validate.OneOf(PURPOSES),
+                            metadata={"description": "the principals' general or external wallets"})
 
 
 class AgencyLineOut(LineOut):
     org_id = fields.String(metadata={"description": "the principal whose wallet the line is about"})
+    purpose = fields.String(metadata={"description": "general or external"})
     org_name = fields.String()
 
 
@@ -304,7 +310,7 @@ def performance(caller: Caller) -> Any:
 @authenticated
 def principal_funds(caller: Caller) -> Any:
     args = query(PrincipalFundsQuery)
-    found = statements().funds(caller, page_request(args), args["q"])
+    found = statements().funds(caller, page_request(args), args["q"], args["purpose"])
     p = found.page
     return dump(PrincipalFundsPageOut, {
         "items": [_funds_row(r) for r in p.items], "page": p.page, "per_page": p.per_page, "total": p.total,
@@ -320,7 +326,8 @@ def principal_entries(caller: Caller) -> Any:
     args = query(AgencyEntryQuery)
     flt = LineFilter(type=args["type"], reference=args["reference"],
                      since=_moment(args["from_"], "from", end=False), until=_moment(args["to"], "to", end=True))
-    page = statements().entries(caller, page_request(args), flt, args["org_id"])
-    items = [{**_line(n.line, caller), "org_id": n.line.org_id, "org_name": n.org_name} for n in page.items]
+    page = statements().entries(caller, page_request(args), flt, args["org_id"], args["purpose"])
+    items = [{**_line(n.line, caller), "org_id": org_of(n.line.org_id), "purpose": split_key(n.line.org_id)[1],
+              "org_name": n.org_name} for n in page.items]
     return jsonify({"items": AgencyLineOut(many=True).dump(items), "page": page.page, "per_page": page.per_page,
                     "total": page.total})

@@ -219,7 +219,7 @@ def test_entries_of_all_principals_merged_newest_first_with_filters(world: World
     own = {i["entry_id"]: i for p in (m1, m2) for i in world.entries(p.key, p.org_id)}
     for item in page["items"]:
         assert item["org_id"] in (m1.org_id, m2.org_id)
-        bare = {k: v for k, v in item.items() if k not in ("org_id", "org_name")}
+        bare = {k: v for k, v in item.items() if k not in ("org_id", "org_name", "purpose")}
         assert bare == own[item["entry_id"]]
     first = page["items"][0]
     assert first["balances_after"]["cash"] == "38.00" and first["breakdown"]["cash"] == "7.00"
