@@ -172,3 +172,14 @@ def test_refunds_go_back_through_the_gateway_and_failures_return_the_money(world
         "succeeded", "pending", "failed", "pending", "succeeded", "pending"]
     assert [e["amount"] for e in refunds] == ["0.00", "-20.00", "20.00", "-20.00", "0.00", "-30.00"]
     assert world.ledger_total() == 0
+
+
+def test_an_agency_pays_into_its_external_wallet_online(world: World, gateway: SandboxGateway) -> None:
+    a = world.agency
+    key = f"{a.org_id}~external"
+    r = a.api.post(f"/api/v1/wallets/{key}/recharges", json={"amount": "80.00", "channel": "sandbox"})
+    assert r.status_code == 201, r.get_json()
+    assert pay(world, r.get_json())["status"] == "paid"
+    assert world.wallet(a.api, key)["cash"] == "80.00"
+    assert world.wallet(a.api, a.org_id)["cash"] == "0.00"
+    assert world.ledger_total() == 0
