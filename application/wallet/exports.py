@@ -26,7 +26,7 @@ from domain.wallet import errors
 from domain.wallet.ledger import ENTRY_TYPES
 from domain.wallet.model import StatementLine
 from domain.wallet.ports import LedgerRepository, LineFilter
-from domain.wallet.purpose import GENERAL, PURPOSES, org_of, wallet_key
+from domain.wallet.purpose import GENERAL, PURPOSES, SEPARATOR, org_of, wallet_key
 
 PAGE = 1000
 FILTERS = {"type", "from", "to", "reference", "purpose"}
@@ -97,6 +97,9 @@ class WalletEntriesExport(ExportSource):
 
     def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
         self._filter(filters)
+        if SEPARATOR in org_id:
+            raise ValidationFailed("org_id", "an organisation id; choose the wallet with filters.purpose",
+                                   code="invalid_export_org")
         key = wallet_key(org_id, _purpose(filters))
         with self.uow_factory() as uow:
             self.access._require_view(uow, caller, key)

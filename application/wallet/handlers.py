@@ -10,7 +10,7 @@ from application.shared.uow import UnitOfWork
 from domain.identity.model import User
 from domain.identity.ports import OrganizationRepository, UserRepository
 from domain.identity.roles import permissions_of
-from domain.wallet.purpose import org_of
+from domain.wallet.purpose import is_external, org_of
 
 PAGE = 200
 
@@ -36,8 +36,9 @@ class LowBalanceNotifier:
         self.notifier = notifier
 
     def handle(self, payload: dict[str, Any], message_id: str, *, uow: UnitOfWork) -> None:
-        title = "Wallet balance is low"
-        body = (f"The available balance {payload['available']} CNY is below your alert threshold "
+        which = "external wallet" if is_external(payload["org_id"]) else "wallet"
+        title = f"{which.capitalize()} balance is low"
+        body = (f"The available balance of your {which} {payload['available']} CNY is below your alert threshold "
                 f"{payload['threshold']} CNY. Recharge to keep orders running.")
         for user in users_with(uow, org_of(payload["org_id"]), "wallet.view"):
             self.notifier.notify_user(uow, user.id, title, body, message_id, channels=("inbox", "sms"),

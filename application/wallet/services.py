@@ -94,7 +94,16 @@ from domain.wallet.ports import (
     LineFilter,
     WalletRepository,
 )
-from domain.wallet.purpose import EXTERNAL_KINDS, GENERAL, SEPARATOR, general_only, org_of, split_key, wallet_key
+from domain.wallet.purpose import (
+    EXTERNAL_KINDS,
+    GENERAL,
+    SEPARATOR,
+    general_only,
+    is_external,
+    org_of,
+    split_key,
+    wallet_key,
+)
 
 T = TypeVar("T")
 SPEND_PERMISSIONS = ("trade.buy", "wallet.recharge")
@@ -243,7 +252,9 @@ class WalletBase:
     # keys (the organisation id, or "<org_id>~external"), reduced with ``org_of``.
 
     def _require_view(self, uow: UnitOfWork, caller: Caller, org_id: str) -> None:
-        org_id = org_of(org_id)
+        key, org_id = org_id, org_of(org_id)
+        if is_external(key) and not self._may_hold(uow, key):
+            raise errors.WalletNotFound("no such wallet")
         if caller.can_see_org(org_id):
             caller.require("wallet.view", org_id=org_id)
             return
@@ -292,6 +303,19 @@ class WalletBase:
         if with_payees:
             raise errors.PayeesNotAllowed("only the platform names payees on a charge")
         return False
+
+    @staticmethod
+    def _payees(org_id: str, payees: Sequence[tuple[str, Decimal]]) -> list[tuple[str, Decimal]]:
+        """Validated payees: general wallets only, and none on an external wallet's charge
+        (payees are the supplier's cost and the platform's margin of an order)."""
+        if payees:
+            general_only(org_id, "payees")
+        out = []
+        for i, (p_org, p_amt) in enumerate(payees):
+            if is_external(p_org):
+                raise ValidationFailed(f"payees.{i}.org_id", "must be a general wallet", code="purpose_mismatch")
+            out.append((p_org, to_money(p_amt, f"payees.{i}.amount", positive=True)))
+        return out
 
     @staticmethod
     def _actor(caller: Caller | None) -> str | None:
@@ -411,8 +435,7 @@ class WalletService(WalletBase):
         """消耗. ``caller=None`` is another module charging in-process; it says whether this is
         a withholding charge (needs an active agreement) with ``withholding``."""
         amount = to_money(amount, "amount", positive=True)
-        payee_list = [(p_org, to_money(p_amt, f"payees.{i}.amount", positive=True))
-                      for i, (p_org, p_amt) in enumerate(payees)]
+        payee_list = self._payees(org_id, payees)
         mode = self._spend_mode(caller, org_id, bool(payee_list))
         if caller is None and withholding is not None:
             mode = withholding
@@ -506,8 +529,7 @@ class WalletService(WalletBase):
     def capture(self, caller: Caller | None, hold_id: str, amount: Decimal | None = None,
                 payees: Sequence[tuple[str, Decimal]] = ()) -> EntryResult:
         org_id = self._load_hold(caller, hold_id).org_id
-        payee_list = [(p_org, to_money(p_amt, f"payees.{i}.amount", positive=True))
-                      for i, (p_org, p_amt) in enumerate(payees)]
+        payee_list = self._payees(org_id, payees)
         if amount is not None:
             amount = to_money(amount, "amount", positive=True)
         # a hold is already the authorisation of this payment (a platform-placed one needed the
@@ -565,20 +587,20 @@ class WalletService(WalletBase):
             raise errors.PrincipalNotFound("no such authorised principal")
 
     @staticmethod
-    def _same_purpose(agency_key: str, principal: str) -> str:
+    def _same_purpose(agency_key: str, principal: str, field: str) -> str:
         """The principal's wallet of the agency wallet's purpose: money allocated from an
         external wallet goes to the principal's external wallet."""
         p_org, p_purpose = split_key(principal)
         purpose = split_key(agency_key)[1]
         if SEPARATOR in principal and p_purpose != purpose:
-            raise ValidationFailed("to_org_id", f"must be a {purpose} wallet, as the one it comes from",
+            raise ValidationFailed(field, f"must be a {purpose} wallet, as the agency's",
                                    code="purpose_mismatch")
         return wallet_key(p_org, purpose)
 
     def allocate(self, caller: Caller, agency_org_id: str, principal_org_id: str, amount: Decimal,
                  note: str | None = None) -> EntryResult:
         amount = to_money(amount, "amount", positive=True)
-        principal_org_id = self._same_purpose(agency_org_id, principal_org_id)
+        principal_org_id = self._same_purpose(agency_org_id, principal_org_id, "to_org_id")
         with self.uow_factory() as uow:
             self._require_agency(uow, caller, agency_org_id, principal_org_id)
 
@@ -594,7 +616,7 @@ class WalletService(WalletBase):
     def reclaim(self, caller: Caller, agency_org_id: str, principal_org_id: str, amount: Decimal,
                 note: str | None = None) -> EntryResult:
         amount = to_money(amount, "amount", positive=True)
-        principal_org_id = self._same_purpose(agency_org_id, principal_org_id)
+        principal_org_id = self._same_purpose(agency_org_id, principal_org_id, "from_org_id")
         with self.uow_factory() as uow:
             self._require_agency(uow, caller, agency_org_id, principal_org_id)
 

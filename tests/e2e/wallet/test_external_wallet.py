@@ -164,3 +164,40 @@ def test_the_agency_views_and_exports_take_a_purpose(world: World) -> None:
     r = world.customer.api.post("/api/v1/exports", json={"kind": "wallet_entries", "org_id": world.customer.org_id,
                                                           "format": "csv", "filters": {"purpose": "external"}})
     assert r.status_code == 404 and err(r) == "wallet_not_found"
+
+
+def test_review_findings_stay_fixed(world: World) -> None:
+    merchant, agency = world.merchant, world.agency
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    # payees are general wallets: the platform cannot route an order's money into an external one
+    world.offline(merchant.org_id, "50.00")
+    hold = merchant.api.post(url(merchant.org_id, "/holds"), json={"amount": "50.00", "reference": "o-1",
+                                                                   "expires_at": soon}).get_json()
+    r = world.admin.post(f"/api/v1/holds/{hold['id']}/capture",
+                         json={"payees": [{"org_id": merchant.org_id + EXT, "amount": "50.00"}]})
+    assert r.status_code == 422 and err(r) == "purpose_mismatch", r.get_json()
+    assert "payees.0.org_id" in r.get_json()["error"]["details"]
+    assert cash(world, merchant.api, merchant.org_id + EXT) == Decimal("0.00")
+    # nor charge an external wallet with payees
+    world.offline(merchant.org_id + EXT, "20.00")
+    ext_hold = merchant.api.post(url(merchant.org_id + EXT, "/holds"), json={
+        "amount": "20.00", "reference": "o-2", "expires_at": soon}).get_json()
+    r = world.admin.post(f"/api/v1/holds/{ext_hold['id']}/capture",
+                         json={"payees": [{"org_id": world.supplier.org_id, "amount": "20.00"}]})
+    assert r.status_code == 409 and err(r) == "not_for_external_wallet", r.get_json()
+    # a wallet that cannot exist answers 404 on every read, not an empty list
+    for tail in ("/entries", "/holds", "/recharges", "/withdrawals", "/coupons",
+                 "/consumption?granularity=day&from=2026-01-01&to=2026-01-02"):
+        r = world.customer.api.get(url(world.customer.org_id + EXT, tail))
+        assert r.status_code == 404 and err(r) == "wallet_not_found", (tail, r.get_json())
+    # a reclaim names its own field
+    r = agency.api.post(url(agency.org_id, "/reclaims"), json={"from_org_id": merchant.org_id + EXT,
+                                                               "amount": "1.00"})
+    assert r.status_code == 422 and "from_org_id" in r.get_json()["error"]["details"]
+    # exports name the organisation and choose the wallet with filters.purpose
+    r = merchant.api.post("/api/v1/exports", json={"kind": "wallet_entries", "org_id": merchant.org_id + EXT,
+                                                   "format": "csv"})
+    assert r.status_code in (404, 422), r.get_json()
+    r = world.admin.post("/api/v1/exports", json={"kind": "wallet_entries", "org_id": merchant.org_id + EXT,
+                                                  "format": "csv"})
+    assert r.status_code == 422 and err(r) == "invalid_export_org", r.get_json()

@@ -4,6 +4,7 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-22 08:00:00.000000
 """
+import sqlalchemy as sa
 from alembic import op
 
 revision = '0006'
@@ -20,6 +21,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM wallets WHERE org_id LIKE '%~external'")
+    # external wallets have postings, statement lines, holds and recharges under their key:
+    # dropping only their rows would lose money from the figures, so refuse instead
+    found = op.get_bind().execute(sa.text("SELECT count(*) FROM wallets WHERE org_id LIKE '%~external'")).scalar()
+    if found:
+        raise RuntimeError(f"{found} external wallets exist: downgrading below 0006 would orphan their ledger")
     with op.batch_alter_table('wallets') as batch:
         batch.create_foreign_key('fk_wallets_org_id_organizations', 'organizations', ['org_id'], ['id'])
