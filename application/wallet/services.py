@@ -95,11 +95,10 @@ from domain.wallet.ports import (
     WalletRepository,
 )
 from domain.wallet.purpose import (
-    EXTERNAL_KINDS,
-    GENERAL,
     SEPARATOR,
     general_only,
     is_external,
+    may_hold,
     org_of,
     split_key,
     wallet_key,
@@ -238,7 +237,7 @@ class WalletBase:
         exists, and an external wallet belongs to an agency or a merchant."""
         org_id, purpose = split_key(key)
         org = uow.repo(OrganizationRepository).get(org_id)
-        return org is not None and (purpose == GENERAL or bool(EXTERNAL_KINDS & set(org.kinds)))
+        return org is not None and may_hold(purpose, org.kinds)
 
     # -- access -------------------------------------------------------------------------
 

@@ -35,6 +35,11 @@ def split_key(key: str) -> tuple[str, str]:
     return org_id, EXTERNAL
 
 
+def may_hold(purpose: str, org_kinds: frozenset[str] | set[str] | list[str]) -> bool:
+    """May an organisation of these kinds hold a wallet of this purpose?"""
+    return purpose == GENERAL or (purpose == EXTERNAL and bool(EXTERNAL_KINDS & set(org_kinds)))
+
+
 def org_of(key: str) -> str:
     return split_key(key)[0]
 

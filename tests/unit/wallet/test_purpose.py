@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.wallet.errors import NotForExternalWallet, WalletNotFound
-from domain.wallet.purpose import general_only, is_external, org_of, split_key, wallet_key
+from domain.wallet.purpose import general_only, is_external, may_hold, org_of, split_key, wallet_key
 
 
 def test_keys_round_trip() -> None:
@@ -29,3 +29,9 @@ def test_unknown_purpose_has_no_key_and_general_only_guards() -> None:
     with pytest.raises(NotForExternalWallet) as caught:
         general_only("org_1~external", "coupons")
     assert caught.value.code == "not_for_external_wallet"
+
+
+def test_who_may_hold_which_wallet() -> None:
+    assert may_hold("general", {"customer"}) and may_hold("general", set())
+    assert may_hold("external", {"agency"}) and may_hold("external", ["merchant", "customer"])
+    assert not may_hold("external", {"customer", "supplier"}) and not may_hold("savings", {"agency"})
