@@ -7,20 +7,15 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Response, current_app, g, jsonify, request
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
 
 from application.shared.clock import Clock
 from application.shared.idempotency import IdempotencyStore
-from application.shared.paging import MAX_PER_PAGE, Page, PageRequest
+from application.shared.paging import Page, PageRequest
 from application.shared.uow import UnitOfWorkFactory
 from entrypoints.http.errors import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class PageQuery(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
 def reject_nul(value: Any, field: str = "_schema") -> None:

@@ -8,9 +8,9 @@ from marshmallow import Schema, fields, validate
 
 from application.exports import ExportService
 from application.shared.access import Caller
-from entrypoints.http.api import PageQuery, body, doc, dump, dump_page, page_request, query
+from entrypoints.http.api import body, doc, dump, dump_page, page_request, query
 from entrypoints.http.auth import authenticated, service
-from entrypoints.http.schemas import Strict, paged
+from entrypoints.http.schemas import PagedQuery, Strict, paged
 
 bp = Blueprint("exports", __name__, url_prefix="/api/v1")
 MIME = {"csv": "text/csv; charset=utf-8",
@@ -43,8 +43,8 @@ class ExportOut(Schema):
         return url_for("exports.download", export_id=job.id)
 
 
-class ExportQuery(PageQuery):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+class ExportQuery(PagedQuery):
+    """Paging of the task centre's list."""
 
 
 def svc() -> ExportService:

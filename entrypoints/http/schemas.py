@@ -3,12 +3,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields
+from marshmallow import RAISE, Schema, fields, validate
+
+from application.shared.paging import MAX_PER_PAGE
 
 
 class Strict(Schema):
     class Meta:
         unknown = RAISE
+
+
+MAX_PAGE = 1_000_000  # an offset both databases hold far inside a 64-bit integer
+
+
+class PagedQuery(Strict):
+    """``page`` and ``per_page`` of every list (api.md "Lists")."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
 class ErrorDetail(Schema):

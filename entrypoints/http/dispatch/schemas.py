@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from application.shared.paging import MAX_PER_PAGE
 from domain.dispatch.validation import EMPLOYEE_MAX_LOAD_RANGE, PROVIDER_MAX_LOAD_RANGE, WEIGHT_RANGE
 from domain.identity.roles import ROLES
-from entrypoints.http.schemas import Strict
+from entrypoints.http.schemas import PagedQuery, Strict
 
-MAX_PAGE = 1_000_000
 MAX_PROVIDERS = 100
 KIND = validate.OneOf(["provider", "employee"])
 
@@ -64,16 +62,12 @@ class CapacityOut(Schema):
     updated_at = fields.AwareDateTime(allow_none=True)
 
 
-class CapacityQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+class CapacityQuery(PagedQuery):
     role = fields.String(validate=validate.OneOf(sorted(ROLES)))
     accepting = fields.Boolean()
 
 
-class QueueQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+class QueueQuery(PagedQuery):
     kind = fields.String(validate=KIND)
     order_no = fields.String(validate=validate.Length(min=1, max=64))
     product_id = _id()
@@ -111,9 +105,7 @@ class DispatchOut(Schema):
     explanation = fields.Dict()
 
 
-class SaturationQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+class SaturationQuery(PagedQuery):
     product_id = _id()
     provider_org_id = _id()
     vendor_org_id = _id()
@@ -131,9 +123,7 @@ class SaturationOut(Schema):
     band = fields.String(metadata={"description": "green < 40% <= blue <= 80% < red"})
 
 
-class DecisionQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+class DecisionQuery(PagedQuery):
     project_id = _id()
     kind = fields.String(validate=KIND)
 

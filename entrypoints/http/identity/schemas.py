@@ -4,11 +4,8 @@ from __future__ import annotations
 import phonenumbers
 from marshmallow import Schema, ValidationError, fields, validate
 
-from application.shared.paging import MAX_PER_PAGE
 from domain.identity.roles import ORG_KINDS, ROLES
-from entrypoints.http.schemas import Strict
-
-MAX_PAGE = 1_000_000  # offsets stay far inside a 64-bit integer
+from entrypoints.http.schemas import PagedQuery, Strict
 
 
 def validate_phone(value: str) -> None:
@@ -119,9 +116,7 @@ class OrganizationOut(Schema):
         return {"type": org.registration.type, "number": org.registration.number} if org.registration else None
 
 
-class OrganizationQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+class OrganizationQuery(PagedQuery):
     kind = fields.String(validate=validate.OneOf(ORG_KINDS))
     name = fields.String(validate=validate.Length(max=100))
 
@@ -178,9 +173,7 @@ class CreatedUserOut(UserOut):
     one_time_password = fields.String(metadata={"description": "shown once; the user must change it"})
 
 
-class UserQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+class UserQuery(PagedQuery):
     status = fields.String(validate=validate.OneOf(["active", "suspended", "cancelled", "deleted"]))
     role = fields.String(validate=validate.OneOf(sorted(ROLES)))
     department_id = fields.String()
@@ -287,9 +280,7 @@ class AuditOut(Schema):
     request_id = fields.String(allow_none=True)
 
 
-class AuditQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+class AuditQuery(PagedQuery):
     operation = fields.String(validate=validate.Length(max=100))
     actor_id = fields.String()
     since = fields.AwareDateTime(data_key="from")
@@ -304,9 +295,7 @@ class InboxOut(Schema):
     read_at = fields.AwareDateTime(allow_none=True)
 
 
-class InboxQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+class InboxQuery(PagedQuery):
     unread = fields.Boolean(load_default=False)
 
 

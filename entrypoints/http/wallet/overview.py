@@ -15,7 +15,6 @@ from flask import Blueprint, jsonify
 from marshmallow import Schema, fields, validate
 
 from application.shared.access import Caller
-from application.shared.paging import MAX_PER_PAGE
 from application.wallet import AgencyOverviewService, AgencyStatementService
 from application.wallet.agency_statements import MAX_QUERY, PrincipalFundsRow
 from application.wallet.overview import MAX_TOP
@@ -35,8 +34,8 @@ from domain.wallet.ports import LineFilter
 from domain.wallet.purpose import PURPOSES, org_of, split_key
 from entrypoints.http.api import doc, dump, page_request, query, reject_nul_in_path
 from entrypoints.http.auth import authenticated, service
-from entrypoints.http.schemas import Strict, paged
-from entrypoints.http.wallet.schemas import MAX_PAGE, BreakdownOut, EntryQuery, LineOut, Money
+from entrypoints.http.schemas import PagedQuery, Strict, paged
+from entrypoints.http.wallet.schemas import BreakdownOut, EntryQuery, LineOut, Money
 from entrypoints.http.wallet.views import _line, _moment
 
 bp = Blueprint("agency_overview", __name__, url_prefix="/api/v1/agency")
@@ -165,9 +164,7 @@ class PerformanceOut(Schema):
     year_total = fields.Nested(PerformanceBucketOut)
 
 
-class PrincipalFundsQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+class PrincipalFundsQuery(PagedQuery):
     q = fields.String(load_default=None, validate=validate.Length(max=MAX_QUERY), metadata={
         "description": "principals whose name contains it (case-insensitive) or whose organisation id it is"})
     purpose = fields.String(load_default="general", validate=validate.OneOf(PURPOSES),

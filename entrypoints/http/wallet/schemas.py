@@ -8,14 +8,12 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from application.shared.paging import MAX_PER_PAGE
 from domain.shared.money import CENT
 from domain.wallet.ledger import COUPON_KINDS, ENTRY_TYPES
 from domain.wallet.model import MAX_NOTE, MAX_REFERENCE, RECHARGE_CHANNELS
-from entrypoints.http.schemas import Strict
+from entrypoints.http.schemas import PagedQuery, Strict
 
 MAX_AMOUNT = Decimal("9999999999999999.99")  # NUMERIC(18, 2)
-MAX_PAGE = 1_000_000  # an offset the databases can hold
 
 
 class Money(fields.Field):
@@ -148,9 +146,7 @@ class LineOut(Schema):
     details = fields.Dict(keys=fields.String(), values=fields.String())
 
 
-class EntryQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+class EntryQuery(PagedQuery):
     type = fields.String(load_default=None, validate=validate.OneOf(ENTRY_TYPES))
     reference = fields.String(load_default=None, validate=validate.Length(min=1, max=MAX_REFERENCE))
     from_ = fields.String(data_key="from", load_default=None,
@@ -226,9 +222,7 @@ class RechargeOut(Schema):
     entry = fields.Nested(EntryOut, allow_none=True)
 
 
-class RechargeQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+class RechargeQuery(PagedQuery):
     status = fields.String(load_default=None, validate=validate.OneOf(["pending", "paid", "failed", "revoked"]))
 
 
@@ -269,9 +263,7 @@ class HoldOut(Schema):
     replayed = fields.Boolean()
 
 
-class HoldQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+class HoldQuery(PagedQuery):
     status = fields.String(load_default=None, validate=validate.OneOf(["active", "captured", "released", "expired"]))
 
 
@@ -306,9 +298,7 @@ class CouponGrantOut(CouponOut):
     entry = fields.Nested(EntryOut)
 
 
-class CouponQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+class CouponQuery(PagedQuery):
     include_spent = fields.Boolean(load_default=False)
 
 

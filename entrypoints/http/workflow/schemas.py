@@ -6,10 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from application.shared.paging import MAX_PER_PAGE
-from entrypoints.http.schemas import Strict
+from entrypoints.http.schemas import PagedQuery, Strict
 
-MAX_PAGE = 1_000_000
 ID = validate.Length(min=1, max=40)
 TEXT500 = validate.Length(max=500)
 
@@ -27,9 +25,8 @@ class TimeoutDays(fields.Field):  # type: ignore[type-arg]
 
 
 # --------------------------------------------------------------------------- paging
-class WfPaged(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+class WfPaged(PagedQuery):
+    """Paging of the workflow lists."""
 
 
 # --------------------------------------------------------------------------- templates
