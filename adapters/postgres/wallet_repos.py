@@ -306,6 +306,11 @@ class SqlLedger(LedgerRepository):
         r = self.conn.execute(select(t.ledger_entries).where(E.unique_key == key)).first()
         return self._entry(r) if r else None
 
+    def existing_keys(self, keys: set[str]) -> set[str]:
+        if not keys:
+            return set()
+        return set(self.conn.execute(select(E.unique_key).where(E.unique_key.in_(sorted(keys)))).scalars())
+
     def line(self, org_id: str, entry_id: str) -> StatementLine | None:
         # a line has its entry's moment: (org_id, created_at) finds it without an entry_id index
         moment = select(E.created_at).where(E.id == entry_id).scalar_subquery()

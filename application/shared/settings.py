@@ -29,6 +29,9 @@ class Settings:
     db_pre_ping: bool = False
     db_pool_recycle: int = 1800
     db_pool_size: int = 10
+    # at most this many concurrent charges on one wallet share a transaction in one process
+    # (ADR 0006); 1 turns combining off
+    wallet_charge_batch: int = 16
     # Aliyun SMS (AGORA_SMS=aliyun)
     aliyun_access_key_id: str = ""
     aliyun_access_key_secret: str = ""

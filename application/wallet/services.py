@@ -60,7 +60,9 @@ from application.shared.access import Caller
 from application.shared.audit import record
 from application.shared.clock import Clock
 from application.shared.paging import Page, PageRequest
+from application.shared.settings import Settings
 from application.shared.uow import UnitOfWork, UnitOfWorkFactory
+from application.wallet.combining import Combiner
 from domain.identity.ports import OrganizationRepository, RelationRepository
 from domain.shared.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from domain.shared.money import to_money
@@ -84,6 +86,7 @@ from domain.wallet.model import (
     StatementLine,
     Wallet,
     WithholdingAgreement,
+    charge_key,
     statement_lines,
 )
 from domain.wallet.ports import (
@@ -107,6 +110,20 @@ from domain.wallet.purpose import (
 T = TypeVar("T")
 SPEND_PERMISSIONS = ("trade.buy", "wallet.recharge")
 MAX_CONSUMPTION_DAYS = 400
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Charge:
+    """A validated charge request, as the combiner queues it."""
+
+    org_id: str
+    amount: Decimal
+    reference: str
+    coupon_kind: str | None
+    payees: tuple[tuple[str, Decimal], ...]
+    withholding: bool
+    actor: str | None
+    note: str | None
 
 
 class MissingWallets(Exception):
@@ -323,9 +340,15 @@ class WalletBase:
         return caller.user_id or caller.api_key_id
 
 
-@singleton  # stateless: one per container, not one per request
+@singleton  # one per container, not one per request: it holds the charge combiner
 class WalletService(WalletBase):
     """Ledger commands and wallet queries."""
+
+    @inject
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, settings: Settings) -> None:
+        super().__init__(uow_factory, clock)
+        self._charges: Combiner[_Charge, EntryResult] = Combiner(
+            self._charge_batch, self._charge_one, settings.wallet_charge_batch)
 
     # -- queries --------------------------------------------------------------------------
 
@@ -432,44 +455,95 @@ class WalletService(WalletBase):
                coupon_kind: str | None = None, payees: Sequence[tuple[str, Decimal]] = (),
                withholding: bool | None = None, note: str | None = None) -> EntryResult:
         """消耗. ``caller=None`` is another module charging in-process; it says whether this is
-        a withholding charge (needs an active agreement) with ``withholding``."""
+        a withholding charge (needs an active agreement) with ``withholding``.
+
+        Concurrent charges on one wallet in this process share a transaction (ADR 0006):
+        each is still decided on its own, in arrival order, and gets its own entry."""
         amount = to_money(amount, "amount", positive=True)
         payee_list = self._payees(org_id, payees)
         mode = self._spend_mode(caller, org_id, bool(payee_list))
         if caller is None and withholding is not None:
             mode = withholding
-        actor = self._actor(caller)
+        request = _Charge(org_id, amount, reference, coupon_kind, tuple(payee_list), mode, self._actor(caller), note)
+        return self._charges.submit(org_id, request)
 
+    def _charge_one(self, c: _Charge) -> EntryResult:
         def command(tx: Ledger) -> EntryResult:
-            wallets = tx.lock(org_id, *(p for p, _ in payee_list))
-            payer = wallets[org_id]
+            wallets = tx.lock(c.org_id, *(p for p, _ in c.payees))
             try:
-                entry = payer.charge(amount, reference, tx.now, coupon_kind=coupon_kind,
-                                     payees=[(wallets[p], a) for p, a in payee_list], withholding=mode,
-                                     tz=self.clock.tz, actor_id=actor, note=note)
+                entry = self._decide_charge(c, wallets, tx.now)
             except DomainError:
-                replay = self._replay_charge(tx.uow, org_id, reference, amount, coupon_kind, payee_list)
+                replay = self._replay(tx.uow, c)
                 if replay is not None:
                     return replay
                 raise
             if not tx.write(entry):
-                replay = self._replay_charge(tx.uow, org_id, reference, amount, coupon_kind, payee_list)
+                replay = self._replay(tx.uow, c)
                 assert replay is not None
                 return replay
             tx.save()
-            line = tx.lines[org_id]
+            line = tx.lines[c.org_id]
             tx.uow.commit()
             return EntryResult(entry, line)
 
         return self._run(command)
 
+    def _charge_batch(self, charges: Sequence[_Charge]) -> list[EntryResult | BaseException]:
+        """Charges of one wallet in one transaction, decided one after the other in order,
+        exactly as if each had waited for the wallet's lock behind the previous one."""
+        org_id = charges[0].org_id
+
+        def command(tx: Ledger) -> list[EntryResult | BaseException]:
+            wallets = tx.lock(org_id, *(p for c in charges for p, _ in c.payees))
+            # under the wallet's lock no other transaction can write its charges: a key
+            # absent now stays absent until this one commits
+            keys = [charge_key(org_id, c.reference) for c in charges]
+            taken = tx.uow.repo(LedgerRepository).existing_keys({k for k in keys if k})
+            out: list[EntryResult | BaseException | None] = []
+            for c, key in zip(charges, keys, strict=True):
+                if key and key in taken:
+                    out.append(None)  # a repeat: answered below, once the first is written
+                    continue
+                try:
+                    entry = self._decide_charge(c, wallets, tx.now)
+                except DomainError as refused:
+                    out.append(refused)
+                    continue
+                if not tx.write(entry):  # pragma: no cover - the key was checked under the lock
+                    raise RuntimeError(f"charge {key} collided inside its wallet's lock")
+                taken.add(key or "")
+                out.append(EntryResult(entry, tx.lines[org_id]))
+            results: list[EntryResult | BaseException] = []
+            for c, res in zip(charges, out, strict=True):
+                if res is None:
+                    try:
+                        res = self._replay(tx.uow, c)
+                    except DomainError as refused:
+                        res = refused
+                    assert res is not None
+                results.append(res)
+            tx.save()
+            tx.uow.commit()
+            return results
+
+        return self._run(command)
+
+    def _decide_charge(self, c: _Charge, wallets: dict[str, Wallet], now: datetime) -> JournalEntry:
+        return wallets[c.org_id].charge(c.amount, c.reference, now, coupon_kind=c.coupon_kind,
+                                        payees=[(wallets[p], a) for p, a in c.payees], withholding=c.withholding,
+                                        tz=self.clock.tz, actor_id=c.actor, note=c.note)
+
+    def _replay(self, uow: UnitOfWork, c: _Charge) -> EntryResult | None:
+        return self._replay_charge(uow, c.org_id, c.reference, c.amount, c.coupon_kind, list(c.payees))
+
     def _replay_charge(self, uow: UnitOfWork, org_id: str, reference: str, amount: Decimal,
                        coupon_kind: str | None, payees: list[tuple[str, Decimal]]) -> EntryResult | None:
-        ref = (reference or "").strip()
-        if not ref:
+        key = charge_key(org_id, reference)
+        if key is None:
             return None
+        ref = reference.strip()
         ledger = uow.repo(LedgerRepository)
-        existing = ledger.by_unique_key(f"charge:{org_id}:{ref}")
+        existing = ledger.by_unique_key(key)
         if existing is None:
             return None
         detail = existing.detail

@@ -70,6 +70,13 @@ def _reference(reference: str) -> str:
     return ref
 
 
+def charge_key(org_id: str, reference: str) -> str | None:
+    """The unique key of the charge of wallet ``org_id`` for ``reference`` (None for a blank
+    reference, which no charge can have): one charge per (wallet, reference)."""
+    ref = (reference or "").strip()
+    return f"charge:{org_id}:{ref}" if ref else None
+
+
 def _positive(amount: Decimal, field: str = "amount") -> Decimal:
     return to_money(amount, field, positive=True)
 
@@ -716,7 +723,7 @@ class Wallet:
         self._count_spend(day, amount)
         self._pay_payees(b, paid, amount, now)
         entry = b.build(id=new_id("ent"), type="charge", org_id=self.org_id, created_at=now, amount=amount,
-                        reference=reference, unique_key=f"charge:{self.org_id}:{reference}", note=text,
+                        reference=reference, unique_key=charge_key(self.org_id, reference), note=text,
                         actor_id=actor_id, details=_charge_details(kind, paid, withholding))
         self._touch(now)
         self.events.append(WalletCharged(org_id=self.org_id, entry_id=entry.id, reference=reference, amount=amount))

@@ -88,6 +88,10 @@ class LedgerRepository(abc.ABC):
     def by_unique_key(self, key: str) -> JournalEntry | None: ...
 
     @abc.abstractmethod
+    def existing_keys(self, keys: set[str]) -> set[str]:
+        """Which of ``keys`` some entry already has (one round trip)."""
+
+    @abc.abstractmethod
     def line(self, org_id: str, entry_id: str) -> StatementLine | None: ...
 
     @abc.abstractmethod

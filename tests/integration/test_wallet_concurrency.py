@@ -8,9 +8,13 @@ transaction), hit the wallet service at once. The wallet rows are locked with
   refused with ``insufficient_funds``; cash ends at 0.00; no other error reaches a client;
 - charges with payees across two wallets, issued in opposite directions, never deadlock;
 - the ledger still sums to zero and the cached figures equal the postings.
+
+Every test runs twice: with charges on one wallet combined into shared transactions
+(ADR 0006, the default) and with combining off (each charge its own transaction).
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import Counter
 from datetime import UTC, datetime
@@ -21,6 +25,7 @@ import pytest
 from sqlalchemy import text
 
 from application.shared.access import Caller
+from application.shared.settings import Settings
 from application.shared.uow import UnitOfWorkFactory
 from application.wallet import RechargeService, WalletService
 from domain.identity.model import Organization
@@ -32,6 +37,11 @@ pytestmark = pytest.mark.postgres
 CLIENTS = 16
 FINANCE = Caller(org_id="org_platform", org_kinds=frozenset({"platform"}), roles=("platform_finance",),
                  user_id="usr_finance")
+
+
+@pytest.fixture(params=[16, 1], ids=["combined", "one-by-one"])
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    return dataclasses.replace(settings, wallet_charge_batch=request.param)
 
 
 def make_org(container: Any, name: str, kinds: tuple[str, ...] = ("customer",)) -> str:
@@ -99,6 +109,8 @@ def test_sixteen_clients_charging_one_wallet_get_exactly_what_it_affords(contain
 
     counts = Counter(o for per in run_clients(work) for o in per)
     assert counts == {"ok": affordable, "insufficient_funds": CLIENTS * per_client - affordable}, counts
+    if wallets._charges.max_batch > 1:  # 16 clients on one row: charges did share transactions
+        assert wallets._charges.batches > 0 and wallets._charges.combined > wallets._charges.batches
     view = wallets.wallet(Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",)), org)
     assert view.figures.cash == Decimal("0.00")
     assert view.figures.available == Decimal("0.00")
