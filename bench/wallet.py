@@ -6,8 +6,10 @@
     schema) and a raw-SQL two-account transfer (two UPDATEs in sorted lock order and a
     history INSERT per transaction) with 8 client threads;
 (b) charges per second through ``WalletService.charge`` with 8 concurrent workers
-    (processes, each with its own container and pool, as web/RQ workers run), on 1,000
-    wallets and on 1 hot wallet;
+    (processes, each with its own container and pool, as RQ workers run), on 1,000
+    wallets and on 1 hot wallet; and once more on the hot wallet as 2 processes of 4
+    threads (as gunicorn's gthread workers run), where concurrent charges on one wallet
+    share a transaction (ADR 0006);
 (c) the same through HTTP (``POST /api/v1/wallets/{org}/charges`` with API keys) under
     gunicorn with 2 workers (4 threads each, as ``agora serve``), 8 client threads on
     keep-alive connections (``LeanClient``: the load generator shares the CPUs).
@@ -274,36 +276,52 @@ def run_bare_charges(app_url: str, org_ids: list[str], template: list[Any], clie
 
 # -- (b) the application service ------------------------------------------------------------------
 
-def service_worker(args: tuple[str, list[str], int, float, float]) -> tuple[int, list[str]]:
-    app_url, org_ids, worker, start_at, stop_at = args
+def service_worker(args: tuple[str, list[str], int, int, float, float]) -> tuple[int, list[str]]:
+    """One worker process: its own container and pool, ``threads`` threads charging (one
+    thread as an RQ worker runs; several as a gunicorn gthread worker does). References
+    are new in every run (a repeated one would be answered as a replay)."""
+    app_url, org_ids, worker, threads, start_at, stop_at = args
+    run = f"{start_at:.3f}"
     from application.shared.access import Caller
     from application.wallet import WalletService
     from entrypoints.container import build_container
 
     container = build_container(app_settings(app_url))
     wallets = container.get(WalletService)
-    rnd = random.Random(worker)
     callers = {o: Caller(org_id=o, org_kinds=frozenset({"customer"}), roles=("customer_admin",), api_key_id="key")
                for o in org_ids}
-    done, errors = 0, []
+    counts = [0] * threads
+    errors: list[str] = []
     amount = Decimal("0.01")
-    time.sleep(max(0.0, start_at - time.time()))
-    while time.time() < stop_at:
-        org = org_ids[rnd.randrange(len(org_ids))] if len(org_ids) > 1 else org_ids[0]
-        try:
-            wallets.charge(callers[org], org, amount, f"b{worker}-{done}")
-            done += 1
-        except Exception as exc:  # counted and reported
-            errors.append(f"{type(exc).__name__}: {exc}"[:200])
-    return done, errors[:5]
+
+    def loop(t: int) -> None:
+        rnd = random.Random(worker * 100 + t)
+        time.sleep(max(0.0, start_at - time.time()))
+        while time.time() < stop_at:
+            org = org_ids[rnd.randrange(len(org_ids))] if len(org_ids) > 1 else org_ids[0]
+            try:
+                wallets.charge(callers[org], org, amount, f"b{run}.{worker}.{t}-{counts[t]}")
+                counts[t] += 1
+            except Exception as exc:  # counted and reported
+                errors.append(f"{type(exc).__name__}: {exc}"[:200])
+
+    pool = [threading.Thread(target=loop, args=(t,)) for t in range(threads)]
+    for th in pool:
+        th.start()
+    for th in pool:
+        th.join()
+    return sum(counts), errors[:5]
 
 
-def run_service(app_url: str, org_ids: list[str], clients: int, seconds: int) -> tuple[float, list[str]]:
+def run_service(app_url: str, org_ids: list[str], clients: int, seconds: int,
+                threads: int = 1) -> tuple[float, list[str]]:
+    """``clients`` concurrent workers as ``clients // threads`` processes of ``threads`` threads."""
     ctx = mp.get_context("fork")
     start_at = time.time() + 3.0  # every worker builds its container first
     stop_at = start_at + seconds
-    with ctx.Pool(clients) as pool:
-        results = pool.map(service_worker, [(app_url, org_ids, i, start_at, stop_at) for i in range(clients)])
+    procs = clients // threads
+    with ctx.Pool(procs) as pool:
+        results = pool.map(service_worker, [(app_url, org_ids, i, threads, start_at, stop_at) for i in range(procs)])
     errors = [e for _, errs in results for e in errs]
     return sum(n for n, _ in results) / seconds, errors
 
@@ -476,6 +494,8 @@ def main() -> int:
     parser.add_argument("--wallets", type=int, default=1000)
     parser.add_argument("--http-workers", type=int, default=2)
     parser.add_argument("--http-threads", type=int, default=4, help="threads per gunicorn worker (agora serve: 4)")
+    parser.add_argument("--service-threads", type=int, default=4,
+                        help="threads per process for the extra hot-wallet row of (b) (charges combine, ADR 0006)")
     parser.add_argument("--port", type=int, default=18765)
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--write-readme", action="store_true", help="put the results table into bench/README.md")
@@ -512,6 +532,11 @@ def main() -> int:
     checkpoint(url)
     hot, hot_errors = run_service(app_url, [world["hot"]], n, secs)
     print(f"service, 1 hot wallet: {hot:.0f}/s {hot_errors[:1]}", flush=True)
+    st = args.service_threads
+    checkpoint(url)
+    hot_threads, e3 = run_service(app_url, [world["hot"]], n, secs, threads=st)
+    print(f"service, 1 hot wallet, {n // st} processes x {st} threads: {hot_threads:.0f}/s {e3[:1]}", flush=True)
+    hot_errors += e3
 
     http_spread = http_hot = None
     http_errors: list[str] = []
@@ -542,6 +567,8 @@ def main() -> int:
         ("(a'') the charge's own statements, bare, 1 hot wallet", bare_hot, "what the data model costs", raw_hot),
         (f"(b) service charges, {args.wallets} wallets", spread, f">= {GOALS['service']:.0%}", raw),
         ("(b) service charges, 1 hot wallet", hot, f">= {GOALS['service']:.0%}", raw_hot),
+        (f"(b) service charges, 1 hot wallet, {n // st} processes x {st} threads (combined)", hot_threads,
+         f">= {GOALS['service']:.0%}", raw_hot),
         (f"(c) HTTP charges (gunicorn {w} workers), {args.wallets} wallets", http_spread, f">= {GOALS['http']:.0%}",
          raw),
         (f"(c) HTTP charges (gunicorn {w} workers), 1 hot wallet", http_hot, f">= {GOALS['http']:.0%}", raw_hot),

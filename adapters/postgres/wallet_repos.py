@@ -203,6 +203,24 @@ SELECT id FROM e"""
 # rows: planning then cost more than executing).
 _PG_ADD_ONE = _PG_ADD_TEMPLATE.replace("{wallets}", "= %s")
 _PG_ADD = _PG_ADD_TEMPLATE.replace("{wallets}", "= ANY(%s)")
+# Several entries at once (a combined batch of charges, ADR 0006): all rows of all entries
+# in one statement; the figures are written only if every entry was.
+_PG_ADD_MANY = f"""WITH e AS (
+  INSERT INTO ledger_entries SELECT * FROM json_populate_recordset(NULL::ledger_entries, %s::json)
+  ON CONFLICT (unique_key) DO NOTHING RETURNING id
+), p AS (
+  INSERT INTO ledger_postings ({_POSTING_COLS})
+  SELECT {", ".join("r." + c for c in _POSTING_COLS.split(", "))}
+  FROM json_populate_recordset(NULL::ledger_postings, %s::json) AS r JOIN e ON e.id = r.entry_id
+), l AS (
+  INSERT INTO wallet_lines SELECT r.* FROM json_populate_recordset(NULL::wallet_lines, %s::json) AS r
+  JOIN e ON e.id = r.entry_id
+), w AS (
+  UPDATE wallets SET {_WALLET_SETS}
+  FROM json_populate_recordset(NULL::wallets, %s::json) AS r
+  WHERE wallets.org_id = ANY(%s) AND wallets.org_id = r.org_id AND (SELECT count(*) FROM e) = %s
+)
+SELECT count(*) FROM e"""
 
 
 def line_conditions(whose: Any, flt: LineFilter) -> list[Any]:
@@ -238,6 +256,29 @@ class SqlLedger(LedgerRepository):
         for wallet in wallets:
             self.conn.execute(update(t.wallets).where(W.org_id == wallet.org_id).values(**_figures(wallet)))
         return True
+
+    def add_many(self, entries: Sequence[JournalEntry], lines: Sequence[StatementLine],
+                 wallets: Sequence[Wallet] = ()) -> bool:
+        if len(entries) == 1:
+            return self.add(entries[0], lines, wallets)
+        if self.conn.dialect.name != "postgresql":
+            by_entry: dict[str, list[StatementLine]] = {}
+            for ln in lines:
+                by_entry.setdefault(ln.entry_id, []).append(ln)
+            if not all([self.add(e, by_entry.get(e.id, [])) for e in entries]):
+                return False
+            for wallet in wallets:
+                self.conn.execute(update(t.wallets).where(W.org_id == wallet.org_id).values(**_figures(wallet)))
+            return True
+        params = (_json([self._entry_values(e) for e in entries]),
+                  _json([p for e in entries for p in self._posting_values(e)]),
+                  _json([self._line_values(ln) for ln in lines]),
+                  _json([{"org_id": w.org_id, **_figures(w)} for w in wallets]),
+                  [w.org_id for w in wallets], len(entries))
+        with _driver(self.conn).cursor() as cur:
+            cur.execute(_PG_ADD_MANY, params)
+            row = cur.fetchone()
+        return row is not None and row[0] == len(entries)
 
     @staticmethod
     def _posting_values(entry: JournalEntry) -> list[dict[str, Any]]:
@@ -309,6 +350,10 @@ class SqlLedger(LedgerRepository):
     def existing_keys(self, keys: set[str]) -> set[str]:
         if not keys:
             return set()
+        if self.conn.dialect.name == "postgresql":  # the combined-charge path: one prepared statement
+            with _driver(self.conn).cursor() as cur:
+                cur.execute("SELECT unique_key FROM ledger_entries WHERE unique_key = ANY(%s)", (sorted(keys),))
+                return {r[0] for r in cur.fetchall()}
         return set(self.conn.execute(select(E.unique_key).where(E.unique_key.in_(sorted(keys)))).scalars())
 
     def line(self, org_id: str, entry_id: str) -> StatementLine | None:

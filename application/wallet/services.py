@@ -174,6 +174,7 @@ class Ledger:
         self.wallets: dict[str, Wallet] = {}
         self.lines: dict[str, StatementLine] = {}  # of the last entry written, by wallet
         self._versions: dict[str, int] = {}
+        self._staged: list[tuple[JournalEntry, list[StatementLine]]] = []
 
     def lock(self, *org_ids: str) -> dict[str, Wallet]:
         wanted = sorted(set(org_ids) - set(self.wallets))
@@ -200,6 +201,26 @@ class Ledger:
         for wallet in changed:
             self._versions[wallet.org_id] = wallet.version
         return True
+
+    def stage(self, entry: JournalEntry) -> None:
+        """Keep an entry (and its lines, with the figures just after it) for ``flush``:
+        several entries of one transaction are then written in one round trip."""
+        lines = statement_lines(entry, self.wallets, self.now, self.clock.tz)
+        self.lines = {ln.org_id: ln for ln in lines}
+        self._staged.append((entry, lines))
+
+    def flush(self) -> None:
+        """Write the staged entries and the final figures of the wallets they changed.
+        Their unique keys must be free (checked under the wallets' locks)."""
+        if not self._staged:
+            return
+        staged, self._staged = self._staged, []
+        changed = [w for o, w in self.wallets.items() if w.version != self._versions[o]]
+        if not self.uow.repo(LedgerRepository).add_many([e for e, _ in staged], [ln for _, ls in staged for ln in ls],
+                                                          changed):
+            raise RuntimeError("a staged entry's unique key was taken")  # the transaction is not committed
+        for wallet in changed:
+            self._versions[wallet.org_id] = wallet.version
 
     def save(self) -> None:
         """Write what ``write`` did not (figures changed without an entry, coupon grants)
@@ -509,10 +530,10 @@ class WalletService(WalletBase):
                 except DomainError as refused:
                     out.append(refused)
                     continue
-                if not tx.write(entry):  # pragma: no cover - the key was checked under the lock
-                    raise RuntimeError(f"charge {key} collided inside its wallet's lock")
+                tx.stage(entry)
                 taken.add(key or "")
                 out.append(EntryResult(entry, tx.lines[org_id]))
+            tx.flush()  # every new entry in one statement, then the repeats can find theirs
             results: list[EntryResult | BaseException] = []
             for c, res in zip(charges, out, strict=True):
                 if res is None:

@@ -82,6 +82,13 @@ class LedgerRepository(abc.ABC):
         False, and nothing written, when an entry with the same ``unique_key`` exists."""
 
     @abc.abstractmethod
+    def add_many(self, entries: Sequence[JournalEntry], lines: Sequence[StatementLine],
+                 wallets: Sequence[Wallet] = ()) -> bool:
+        """``add`` for several entries at once (their lines together, the wallets' final
+        figures). False when any entry's ``unique_key`` exists: the caller must then roll
+        back, as part of it may be written."""
+
+    @abc.abstractmethod
     def get(self, entry_id: str) -> JournalEntry | None: ...
 
     @abc.abstractmethod
