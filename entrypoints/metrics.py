@@ -20,3 +20,7 @@ outbox_messages = Gauge("agora_outbox_messages", "Outbox messages by status", ["
 class PrometheusOutboxMetrics:
     def delivered(self, handler: str, ok: bool) -> None:
         outbox_delivered.labels(handler=handler, result="ok" if ok else "error").inc()
+charge_batches = Gauge("agora_wallet_charge_batches", "Combined charge transactions run by this process so far "
+                       "(ADR 0006)", registry=REGISTRY)
+charges_combined = Gauge("agora_wallet_charges_combined", "Charges that ran in combined transactions in this process "
+                         "so far", registry=REGISTRY)

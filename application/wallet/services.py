@@ -371,6 +371,10 @@ class WalletService(WalletBase):
         self._charges: Combiner[_Charge, EntryResult] = Combiner(
             self._charge_batch, self._charge_one, settings.wallet_charge_batch)
 
+    def combining(self) -> tuple[int, int]:
+        """(combined batches, charges that ran in them) so far in this process (ADR 0006)."""
+        return self._charges.batches, self._charges.combined
+
     # -- queries --------------------------------------------------------------------------
 
     def wallet(self, caller: Caller, org_id: str, at: datetime | None = None) -> WalletView:
