@@ -193,21 +193,17 @@ class Ledger:
         wallets it changed; False (nothing written) if its unique key exists."""
         if entry is None:
             return True
-        lines = statement_lines(entry, self.wallets, self.now, self.clock.tz)
-        self.lines = {ln.org_id: ln for ln in lines}
-        changed = [w for o, w in self.wallets.items() if w.version != self._versions[o]]
+        lines = self._lines(entry)
+        changed = self._changed()
         if not self.uow.repo(LedgerRepository).add(entry, lines, changed):
             return False
-        for wallet in changed:
-            self._versions[wallet.org_id] = wallet.version
+        self._written(changed)
         return True
 
     def stage(self, entry: JournalEntry) -> None:
         """Keep an entry (and its lines, with the figures just after it) for ``flush``:
         several entries of one transaction are then written in one round trip."""
-        lines = statement_lines(entry, self.wallets, self.now, self.clock.tz)
-        self.lines = {ln.org_id: ln for ln in lines}
-        self._staged.append((entry, lines))
+        self._staged.append((entry, self._lines(entry)))
 
     def flush(self) -> None:
         """Write the staged entries and the final figures of the wallets they changed.
@@ -215,10 +211,21 @@ class Ledger:
         if not self._staged:
             return
         staged, self._staged = self._staged, []
-        changed = [w for o, w in self.wallets.items() if w.version != self._versions[o]]
+        changed = self._changed()
         if not self.uow.repo(LedgerRepository).add_many([e for e, _ in staged], [ln for _, ls in staged for ln in ls],
                                                           changed):
             raise RuntimeError("a staged entry's unique key was taken")  # the transaction is not committed
+        self._written(changed)
+
+    def _lines(self, entry: JournalEntry) -> list[StatementLine]:
+        lines = statement_lines(entry, self.wallets, self.now, self.clock.tz)
+        self.lines = {ln.org_id: ln for ln in lines}
+        return lines
+
+    def _changed(self) -> list[Wallet]:
+        return [w for o, w in self.wallets.items() if w.version != self._versions[o]]
+
+    def _written(self, changed: list[Wallet]) -> None:
         for wallet in changed:
             self._versions[wallet.org_id] = wallet.version
 

@@ -118,20 +118,24 @@ def test_batches_are_capped_and_leadership_passes_to_the_next_waiter() -> None:
 
 
 def test_different_keys_do_not_wait_for_each_other() -> None:
-    rec = Recorder()
-    combiner = Combiner(rec.run_batch, rec.run_one, max_batch=16)
+    gate, started = threading.Event(), threading.Event()
+
+    def run_one(request: int) -> int:
+        if request == 1:  # only w1's request blocks
+            started.set()
+            gate.wait(10)
+        return request * 10
+
+    combiner: Combiner[int, int] = Combiner(lambda reqs: [r * 10 for r in reqs], run_one, max_batch=16)
     results: dict[int, object] = {}
     blocked = call(combiner, "w1", 1, results)
-    assert rec.started.wait(5)
-    other = Combiner(lambda reqs: [r for r in reqs], lambda r: r * 100, max_batch=16)
-    assert other.submit("w2", 5) == 500
-    # the same combiner, another key: led by its own caller while w1's leader is blocked
-    done: dict[int, object] = {}
-    second = call(combiner, "w2", 2, done)
-    rec.release.set()
-    blocked.join(5)
+    assert started.wait(5)
+    second = call(combiner, "w2", 2, results)  # another wallet: led by its own caller at once
     second.join(5)
-    assert results[1] == 10 and done[2] == 20
+    assert not second.is_alive() and results == {2: 20}  # while w1's leader is still blocked
+    gate.set()
+    blocked.join(5)
+    assert results == {1: 10, 2: 20}
 
 
 def test_a_batch_that_fails_as_a_whole_runs_each_request_on_its_own() -> None:
