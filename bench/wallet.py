@@ -38,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -473,18 +474,75 @@ def check_ledger(url: str) -> dict[str, Any]:
             "charges": entries}
 
 
-def table(rows: list[tuple[str, float | None, str, float | None]], base: float) -> str:
-    """Each figure against the raw-SQL transfer and, for the hot wallet, also against the
-    raw-SQL transfer on one hot pair of accounts (the same shape of contention)."""
-    lines = ["| measurement | per second | vs raw-SQL transfer | vs raw-SQL, same shape | goal |",
-             "| --- | ---: | ---: | ---: | --- |"]
-    for name, value, goal, own in rows:
-        if value is None:
-            lines.append(f"| {name} | skipped | | | {goal} |")
-        else:
-            same = f"{value / own:.0%}" if own else ""
-            lines.append(f"| {name} | {value:,.0f} | {value / base:.0%} | {same} | {goal} |")
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+Row = tuple[str, str, str, str | None]  # label, key of the figure, goal, key of its "same shape" reference
+
+
+def table(rows: list[Row], rounds: list[dict[str, float | None]]) -> str:
+    """Each figure as the median over the rounds (and its range), with the median of its
+    per-round ratios to that round's raw-SQL transfer and, for the hot wallet, to that
+    round's raw-SQL transfer on one hot pair of accounts (the same shape of contention):
+    the host's speed drifts during a run, so a ratio is only taken within one round."""
+    lines = ["| measurement | per second (median) | range | vs raw-SQL transfer | vs raw-SQL, same shape | goal |",
+             "| --- | ---: | ---: | ---: | ---: | --- |"]
+    for label, key, goal, own in rows:
+        got = [(v, r["raw"], r[own] if own else None) for r in rounds if (v := r.get(key)) is not None]
+        if not got:
+            lines.append(f"| {label} | skipped | | | | {goal} |")
+            continue
+        values = [v for v, _, _ in got]
+        spread = f"{min(values):,.0f}–{max(values):,.0f}" if len(values) > 1 else ""
+        ratio = median([v / base for v, base, _ in got if base])
+        same = f"{median([v / o for v, _, o in got if o]):.0%}" if own else ""
+        lines.append(f"| {label} | {median(values):,.0f} | {spread} | {ratio:.0%} | {same} | {goal} |")
     return "\n".join(lines)
+
+
+def one_round(args: argparse.Namespace, url: str, app_url: str, world: dict[str, Any], template: list[Any],
+              port: int | None) -> dict[str, float | None]:
+    """Every measurement once, in the same order each round."""
+    n, secs, st = args.clients, args.seconds, args.service_threads
+    got: dict[str, float | None] = {}
+    errors: list[str] = []
+
+    def note(key: str, label: str, value: float | None, errs: Sequence[str] = ()) -> None:
+        got[key] = value
+        errors.extend(errs)
+        print(f"  {label}: {'skipped' if value is None else f'{value:,.0f}/s'} {list(errs)[:1] or ''}", flush=True)
+
+    checkpoint(url)
+    note("pgbench", "pgbench TPC-B-like", run_pgbench(url, n, secs))
+    checkpoint(url)
+    note("raw", "raw-SQL transfer", run_raw_transfer(app_url, n, secs))
+    checkpoint(url)
+    note("raw_hot", "raw-SQL transfer, one hot pair of accounts", run_raw_transfer(app_url, n, secs, hot=True))
+    checkpoint(url)
+    note("bare", f"the charge's statements, bare, {args.wallets} wallets",
+         run_bare_charges(app_url, world["spread"], template, n, secs))
+    checkpoint(url)
+    note("bare_hot", "the charge's statements, bare, 1 hot wallet",
+         run_bare_charges(app_url, [world["hot"]], template, n, secs))
+    checkpoint(url)
+    note("service", f"service, {args.wallets} wallets", *run_service(app_url, world["spread"], n, secs))
+    checkpoint(url)
+    note("service_hot", "service, 1 hot wallet", *run_service(app_url, [world["hot"]], n, secs))
+    checkpoint(url)
+    note("service_hot_threads", f"service, 1 hot wallet, {n // st} processes x {st} threads",
+         *run_service(app_url, [world["hot"]], n, secs, threads=st))
+    if port is not None:
+        checkpoint(url)
+        note("http", f"HTTP, {args.wallets} wallets", *run_http(port, world["spread"], world["keys"], n, secs))
+        checkpoint(url)
+        note("http_hot", "HTTP, 1 hot wallet", *run_http(port, [world["hot"]], world["keys"], n, secs))
+    got["errors"] = len(errors)
+    if errors:
+        print(f"  errors seen by clients (first ones): {errors[:5]}", flush=True)
+    return got
 
 
 def main() -> int:
@@ -492,6 +550,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--wallets", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="every measurement this many times, interleaved; the table shows medians")
     parser.add_argument("--http-workers", type=int, default=2)
     parser.add_argument("--http-threads", type=int, default=4, help="threads per gunicorn worker (agora serve: 4)")
     parser.add_argument("--service-threads", type=int, default=4,
@@ -502,96 +562,64 @@ def main() -> int:
     args = parser.parse_args()
     url = os.environ.get("AGORA_BENCH_DATABASE_URL", DEFAULT_URL)
     app_url = with_schema(url, APP_SCHEMA)
-    n, secs = args.clients, args.seconds
+    n, secs, st = args.clients, args.seconds, args.service_threads
 
     print(f"database {urlsplit(url).hostname}:{urlsplit(url).port}{urlsplit(url).path}, {n} clients, {secs}s each, "
-          f"{os.cpu_count()} CPUs", flush=True)
-    checkpoint(url)
-    pgbench = run_pgbench(url, n, secs)
-    print(f"pgbench TPC-B-like: {pgbench}", flush=True)
+          f"{args.rounds} rounds, {os.cpu_count()} CPUs", flush=True)
     reset_schema(url, APP_SCHEMA)
-    checkpoint(url)
-    raw = run_raw_transfer(with_schema(url, APP_SCHEMA), n, secs)
-    print(f"raw-SQL transfer: {raw:.0f}/s", flush=True)
-    checkpoint(url)
-    raw_hot = run_raw_transfer(with_schema(url, APP_SCHEMA), n, secs, hot=True)
-    print(f"raw-SQL transfer, one hot pair of accounts: {raw_hot:.0f}/s", flush=True)
-
     print(f"setting up {args.wallets + 1} wallets ...", flush=True)
     world = setup_app(app_url, args.wallets)
     template = capture_charge(app_url, world["hot"])
-    checkpoint(url)
-    bare = run_bare_charges(app_url, world["spread"], template, n, secs)
-    print(f"the charge's statements, bare, {args.wallets} wallets: {bare:.0f}/s", flush=True)
-    checkpoint(url)
-    bare_hot = run_bare_charges(app_url, [world["hot"]], template, n, secs)
-    print(f"the charge's statements, bare, 1 hot wallet: {bare_hot:.0f}/s", flush=True)
-    checkpoint(url)
-    spread, spread_errors = run_service(app_url, world["spread"], n, secs)
-    print(f"service, {args.wallets} wallets: {spread:.0f}/s {spread_errors[:1]}", flush=True)
-    checkpoint(url)
-    hot, hot_errors = run_service(app_url, [world["hot"]], n, secs)
-    print(f"service, 1 hot wallet: {hot:.0f}/s {hot_errors[:1]}", flush=True)
-    st = args.service_threads
-    checkpoint(url)
-    hot_threads, e3 = run_service(app_url, [world["hot"]], n, secs, threads=st)
-    print(f"service, 1 hot wallet, {n // st} processes x {st} threads: {hot_threads:.0f}/s {e3[:1]}", flush=True)
-    hot_errors += e3
-
-    http_spread = http_hot = None
-    http_errors: list[str] = []
-    if not args.skip_http:
-        proc = start_gunicorn(app_url, args.port, args.http_workers, args.http_threads)
-        try:
+    proc = None if args.skip_http else start_gunicorn(app_url, args.port, args.http_workers, args.http_threads)
+    rounds: list[dict[str, float | None]] = []
+    try:
+        if proc is not None:
             took = warm_up(args.port, world["spread"] + [world["hot"]], world["keys"], n)
             print(f"warm-up: every API key authenticated 6 times ({took:.1f}s, not measured)", flush=True)
-            checkpoint(url)
-            http_spread, e1 = run_http(args.port, world["spread"], world["keys"], n, secs)
-            print(f"HTTP, {args.wallets} wallets: {http_spread:.0f}/s {e1[:1]}", flush=True)
-            checkpoint(url)
-            http_hot, e2 = run_http(args.port, [world["hot"]], world["keys"], n, secs)
-            print(f"HTTP, 1 hot wallet: {http_hot:.0f}/s {e2[:1]}", flush=True)
-            http_errors = e1 + e2
-        finally:
+        for k in range(args.rounds):
+            print(f"round {k + 1} of {args.rounds}", flush=True)
+            rounds.append(one_round(args, url, app_url, world, template, None if proc is None else args.port))
+    finally:
+        if proc is not None:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
 
     checks = check_ledger(url)
     w = args.http_workers
-    rows = [
-        ("(a) pgbench TPC-B-like", pgbench, "baseline", None),
-        ("(a) raw-SQL two-account transfer", raw, "baseline (100%)", None),
-        ("(a') raw-SQL transfer between one hot pair of accounts", raw_hot, "reference for the hot wallet", None),
-        (f"(a'') the charge's own statements, bare, {args.wallets} wallets", bare, "what the data model costs",
-         raw),
-        ("(a'') the charge's own statements, bare, 1 hot wallet", bare_hot, "what the data model costs", raw_hot),
-        (f"(b) service charges, {args.wallets} wallets", spread, f">= {GOALS['service']:.0%}", raw),
-        ("(b) service charges, 1 hot wallet", hot, f">= {GOALS['service']:.0%}", raw_hot),
-        (f"(b) service charges, 1 hot wallet, {n // st} processes x {st} threads (combined)", hot_threads,
-         f">= {GOALS['service']:.0%}", raw_hot),
-        (f"(c) HTTP charges (gunicorn {w} workers), {args.wallets} wallets", http_spread, f">= {GOALS['http']:.0%}",
-         raw),
-        (f"(c) HTTP charges (gunicorn {w} workers), 1 hot wallet", http_hot, f">= {GOALS['http']:.0%}", raw_hot),
+    raw_goal = f">= {GOALS['service']:.0%}"
+    rows: list[Row] = [
+        ("(a) pgbench TPC-B-like", "pgbench", "baseline", None),
+        ("(a) raw-SQL two-account transfer", "raw", "baseline (100%)", None),
+        ("(a') raw-SQL transfer between one hot pair of accounts", "raw_hot", "reference for the hot wallet", None),
+        (f"(a'') the charge's own statements, bare, {args.wallets} wallets", "bare", "what the data model costs",
+         "raw"),
+        ("(a'') the charge's own statements, bare, 1 hot wallet", "bare_hot", "what the data model costs",
+         "raw_hot"),
+        (f"(b) service charges, {args.wallets} wallets", "service", raw_goal, "raw"),
+        ("(b) service charges, 1 hot wallet", "service_hot", raw_goal, "raw_hot"),
+        (f"(b) service charges, 1 hot wallet, {n // st} processes x {st} threads (combined)", "service_hot_threads",
+         raw_goal, "raw_hot"),
+        (f"(c) HTTP charges (gunicorn {w} workers), {args.wallets} wallets", "http", f">= {GOALS['http']:.0%}",
+         "raw"),
+        (f"(c) HTTP charges (gunicorn {w} workers), 1 hot wallet", "http_hot", f">= {GOALS['http']:.0%}",
+         "raw_hot"),
     ]
-    report = table(rows, raw)
+    report = table(rows, rounds)
     print()
     print(report)
     print()
     print(f"ledger after the run: {checks}")
-    errors = spread_errors + hot_errors + http_errors
-    if errors:
-        print(f"errors seen by clients (first ones): {errors[:5]}")
     ok = (checks["ledger_total"] == 0 and checks["unbalanced_entries"] == 0 and checks["wallets_off_postings"] == 0
-          and not errors)
-    print("ledger sums to zero, every entry balances, cached figures equal the postings" if ok
-          else "CHECK FAILED")
+          and not any(r["errors"] for r in rounds))
+    print("ledger sums to zero, every entry balances, cached figures equal the postings, no client saw an error"
+          if ok else "CHECK FAILED")
     if args.write_readme:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         block = (f"<!-- wallet-results -->\nRun {stamp}: {os.cpu_count()} CPUs shared by PostgreSQL, the workers "
-                 f"and the clients; {n} clients, {secs}s per measurement.\n\n{report}\n\nAfter the run: ledger total "
-                 f"{checks['ledger_total']}, unbalanced entries {checks['unbalanced_entries']}, wallets whose cached "
-                 f"cash differs from their postings {checks['wallets_off_postings']}, {checks['charges']} charge "
-                 f"entries.\n<!-- /wallet-results -->")
+                 f"and the clients; {n} clients, {secs}s per measurement, {args.rounds} rounds (medians).\n\n"
+                 f"{report}\n\nAfter the run: ledger total {checks['ledger_total']}, unbalanced entries "
+                 f"{checks['unbalanced_entries']}, wallets whose cached cash differs from their postings "
+                 f"{checks['wallets_off_postings']}, {checks['charges']} charge entries.\n<!-- /wallet-results -->")
         text = README.read_text() if README.exists() else "# Benchmarks\n"
         if "<!-- wallet-results -->" not in text:
             text = text.rstrip("\n") + "\n\n## Wallet\n\n<!-- wallet-results -->\n<!-- /wallet-results -->\n"
