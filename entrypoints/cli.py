@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 
 import click
 
@@ -53,9 +54,21 @@ def serve(host: str, port: int, workers: int | None) -> None:
     click.echo(f"Agora serving on http://{host}:{port} (docs: http://{host}:{port}/api/v1/docs, "
                f"database: {_safe_url(settings.database_url)}, jobs: "
                f"{'RQ on ' + settings.redis_url if settings.redis_url else 'in-process'})", err=True)
-    args = ["gunicorn", "entrypoints.wsgi:app", "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--threads", "4", "--access-logfile", "-", "--timeout", "60"]
+    args = gunicorn_args(host, port, workers)
     os.execvp(sys.executable, [sys.executable, "-m", *args])  # noqa: S606 - replaces this process on purpose
+
+
+def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
+    """The gunicorn command line of ``agora serve``. Several workers share a fresh
+    ``PROMETHEUS_MULTIPROC_DIR`` (unless one is set) so a scrape counts them all."""
+    from entrypoints.gunicorn_conf import OWNED_METRICS_DIR
+
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        path = tempfile.mkdtemp(prefix="agora-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ[OWNED_METRICS_DIR] = path
+    return ["gunicorn", "entrypoints.wsgi:app", "--bind", f"{host}:{port}", "--workers", str(workers),
+            "--threads", "4", "--access-logfile", "-", "--timeout", "60",
+            "--config", "python:entrypoints.gunicorn_conf"]
 
 
 @main.command()

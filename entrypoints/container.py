@@ -39,11 +39,12 @@ from application.shared.notifications import EmailSender, SmsSender
 from application.shared.outbox import HandlerRegistry, OutboxRelay
 from application.shared.settings import Settings
 from application.shared.uow import UnitOfWorkFactory
+from application.wallet import WalletService
 from application.wallet.payments import PaymentGateways
 from application.workflow import FileStorage, WorkflowProjectAdvancer
 from domain.dispatch.rng import RandomSource
 from domain.identity.ports import PasswordHasher
-from entrypoints.metrics import PrometheusOutboxMetrics
+from entrypoints.metrics import PrometheusOutboxMetrics, record_charge_batch
 
 log = logging.getLogger("agora")
 
@@ -110,6 +111,13 @@ class CoreModule(injector.Module):
         relay = OutboxRelay(uow_factory, registry, inj, clock)
         relay.metrics = PrometheusOutboxMetrics()
         return relay
+
+    @injector.singleton
+    @injector.provider
+    def wallets(self, uow_factory: UnitOfWorkFactory, clock: Clock, settings: Settings) -> WalletService:
+        service = WalletService(uow_factory, clock, settings)
+        service.on_charge_batch(record_charge_batch)
+        return service
 
     @injector.singleton
     @injector.provider

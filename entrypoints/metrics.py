@@ -1,9 +1,18 @@
-"""Prometheus metrics shared by the HTTP app, the job runner and the outbox relay."""
+"""Prometheus metrics shared by the HTTP app, the job runner and the outbox relay.
+
+Under gunicorn with several workers a scrape reaches one worker: ``agora serve`` then sets
+``PROMETHEUS_MULTIPROC_DIR`` (before this module is imported), every process writes its
+values there and ``exposition()`` answers the sum over all workers (prometheus_client's
+multiprocess mode)."""
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# prometheus_client picks where values live when it is imported; decide the same way, once
+MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 http_requests = Counter("agora_http_requests_total", "HTTP requests", ["method", "route", "status"],
                         registry=REGISTRY)
@@ -14,13 +23,30 @@ jobs_total = Counter("agora_jobs_total", "Background jobs run", ["job", "status"
 job_seconds = Histogram("agora_job_seconds", "Background job duration", ["job"], registry=REGISTRY)
 outbox_delivered = Counter("agora_outbox_deliveries_total", "Outbox deliveries", ["handler", "result"],
                            registry=REGISTRY)
-outbox_messages = Gauge("agora_outbox_messages", "Outbox messages by status", ["status"], registry=REGISTRY)
+# set from the database at each scrape: the most recent reading, whichever worker took it
+outbox_messages = Gauge("agora_outbox_messages", "Outbox messages by status", ["status"], registry=REGISTRY,
+                        multiprocess_mode="mostrecent")
+charge_batches = Counter("agora_wallet_charge_batches", "Transactions in which several charges on one wallet ran "
+                         "together (ADR 0006)", registry=REGISTRY)
+charges_combined = Counter("agora_wallet_charges_combined", "Charges that ran in such shared transactions",
+                           registry=REGISTRY)
+
+
+def record_charge_batch(size: int) -> None:
+    charge_batches.inc()
+    charges_combined.inc(size)
+
+
+def exposition() -> bytes:
+    """The text a scrape gets: every worker's values when they share a multiprocess
+    directory, else this process's."""
+    if MULTIPROCESS_DIR:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=MULTIPROCESS_DIR)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
 
 
 class PrometheusOutboxMetrics:
     def delivered(self, handler: str, ok: bool) -> None:
         outbox_delivered.labels(handler=handler, result="ok" if ok else "error").inc()
-charge_batches = Gauge("agora_wallet_charge_batches", "Combined charge transactions run by this process so far "
-                       "(ADR 0006)", registry=REGISTRY)
-charges_combined = Gauge("agora_wallet_charges_combined", "Charges that ran in combined transactions in this process "
-                         "so far", registry=REGISTRY)

@@ -82,6 +82,8 @@ class SqlUnitOfWork(UnitOfWork):
         return inst  # type: ignore[no-any-return]
 
     def _write_outbox(self) -> bool:
+        if not self.events:  # most commits: no clock, no repository
+            return False
         wrote = False
         now = self._clock.now()
         outbox = self.repo(OutboxRepository)

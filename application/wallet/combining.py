@@ -52,6 +52,10 @@ class _Slot(Generic[R, Out]):
         return self.result  # type: ignore[return-value]
 
 
+def _ignore(size: int) -> None:
+    pass
+
+
 class Combiner(Generic[R, Out]):
     """Run requests for the same key in batches; see the module docstring.
 
@@ -59,6 +63,7 @@ class Combiner(Generic[R, Out]):
     exception to raise to its caller. ``run_one(request)`` runs a single request (a lone
     request, or each request of a batch that failed as a whole). ``max_batch`` <= 1
     turns combining off: every request runs on its own, in its caller's thread.
+    ``on_batch(size)`` is told of every batch that ran combined (metrics); it must not raise.
     """
 
     def __init__(self, run_batch: Callable[[Sequence[R]], Sequence[Out | BaseException]],
@@ -70,6 +75,7 @@ class Combiner(Generic[R, Out]):
         self._queues: dict[str, deque[_Slot[R, Out]]] = {}  # a key is here while a leader runs it
         self.batches = 0  # batches of more than one request run so far (observability, tests)
         self.combined = 0  # requests that ran in those batches
+        self.on_batch: Callable[[int], None] = _ignore
 
     def submit(self, key: str, request: R) -> Out:
         if self.max_batch <= 1:
@@ -116,6 +122,7 @@ class Combiner(Generic[R, Out]):
                 with self._lock:
                     self.batches += 1
                     self.combined += len(batch)
+                self.on_batch(len(batch))
                 for s, out in zip(batch, outcomes, strict=True):
                     s.settle(out)
                 return

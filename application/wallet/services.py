@@ -382,6 +382,10 @@ class WalletService(WalletBase):
         """(combined batches, charges that ran in them) so far in this process (ADR 0006)."""
         return self._charges.batches, self._charges.combined
 
+    def on_charge_batch(self, observer: Callable[[int], None]) -> None:
+        """Tell ``observer(size)`` of every combined batch of charges (metrics)."""
+        self._charges.on_batch = observer
+
     # -- queries --------------------------------------------------------------------------
 
     def wallet(self, caller: Caller, org_id: str, at: datetime | None = None) -> WalletView:

@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template_string
-from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -12,10 +11,9 @@ from sqlalchemy.engine import Engine
 from application.shared.outbox import OutboxRepository
 from application.shared.settings import Settings
 from application.shared.uow import UnitOfWorkFactory
-from application.wallet import WalletService
 from entrypoints.http.docs_page import DOCS_HTML
 from entrypoints.http.openapi import build_spec
-from entrypoints.metrics import REGISTRY, charge_batches, charges_combined, outbox_messages
+from entrypoints.metrics import exposition, outbox_messages
 
 bp = Blueprint("system", __name__)
 
@@ -58,10 +56,7 @@ def metrics() -> Any:
                 outbox_messages.labels(status=status).set(count)
     except Exception:  # noqa: BLE001,S110 - metrics must answer even when the database does not
         pass
-    batches, combined = _container().get(WalletService).combining()
-    charge_batches.set(batches)
-    charges_combined.set(combined)
-    return current_app.response_class(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+    return current_app.response_class(exposition(), mimetype=CONTENT_TYPE_LATEST)
 
 
 @bp.get("/api/v1/openapi.json")

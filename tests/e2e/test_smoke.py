@@ -21,12 +21,18 @@ def test_tenant_factory_walks_first_login(tenant_factory):
     assert "vendor_admin" in me["roles"]
 
 
-def test_metrics_show_this_process_charge_combining(client, container):
+def test_metrics_count_combined_charge_batches(client, container):
     from application.wallet import WalletService
+    from entrypoints.metrics import REGISTRY
 
+    def sample(name):
+        return REGISTRY.get_sample_value(name) or 0.0
+
+    before = sample("agora_wallet_charge_batches_total"), sample("agora_wallet_charges_combined_total")
     combiner = container.get(WalletService)._charges
-    combiner.batches, combiner.combined = 3, 11  # as if three batches of charges had shared transactions
+    combiner.on_batch(3)  # what the combiner reports after a batch of three charges shared a transaction
+    combiner.on_batch(5)
     body = client.get("/metrics").get_data(as_text=True)
-    assert "agora_wallet_charge_batches 3.0" in body
-    assert "agora_wallet_charges_combined 11.0" in body
+    assert f"agora_wallet_charge_batches_total {before[0] + 2}" in body
+    assert f"agora_wallet_charges_combined_total {before[1] + 8}" in body
     assert "agora_http_requests_total" in body

@@ -102,6 +102,8 @@ def test_requests_queued_behind_a_leader_run_together_in_arrival_order_each_with
 def test_batches_are_capped_and_leadership_passes_to_the_next_waiter() -> None:
     rec = Recorder()
     combiner = Combiner(rec.run_batch, rec.run_one, max_batch=2)
+    observed: list[int] = []
+    combiner.on_batch = observed.append
     results: dict[int, object] = {}
     threads = [call(combiner, "w1", 1, results)]
     assert rec.started.wait(5)
@@ -113,6 +115,7 @@ def test_batches_are_capped_and_leadership_passes_to_the_next_waiter() -> None:
         t.join(5)
     assert rec.batches == [[2, 3], [4, 5]]
     assert rec.ones == [1, 6]  # a batch of one runs as a lone request
+    assert observed == [2, 2]  # metrics hear of each combined batch, not of lone requests
     assert results == {r: r * 10 for r in range(1, 7)}
     assert len(rec.threads) >= 3  # each batch was led by one of its own callers
 
@@ -141,6 +144,8 @@ def test_different_keys_do_not_wait_for_each_other() -> None:
 def test_a_batch_that_fails_as_a_whole_runs_each_request_on_its_own() -> None:
     rec = Recorder(fail_batches=True)
     combiner = Combiner(rec.run_batch, rec.run_one, max_batch=16)
+    observed: list[int] = []
+    combiner.on_batch = observed.append
     results: dict[int, object] = {}
     threads = [call(combiner, "w1", 1, results)]
     assert rec.started.wait(5)
@@ -153,7 +158,7 @@ def test_a_batch_that_fails_as_a_whole_runs_each_request_on_its_own() -> None:
     assert rec.batches == [[2, -3]]
     assert rec.ones == [1, 2, -3]
     assert results[1] == 10 and results[2] == 20 and isinstance(results[-3], Refused)
-    assert combiner.batches == 0
+    assert combiner.batches == 0 and observed == []  # a failed batch is not counted as combined
 
 
 def test_max_batch_one_turns_combining_off() -> None:
