@@ -23,7 +23,7 @@ class JsonFormatter(logging.Formatter):
                 out["request_id"] = getattr(g, "request_id", None)
         except ImportError:  # pragma: no cover
             pass
-        for key in ("method", "path", "status", "duration_ms", "route"):
+        for key in ("method", "path", "status", "duration_ms", "route", "remote_addr", "user_agent"):
             if hasattr(record, key):
                 out[key] = getattr(record, key)
         if record.exc_info:

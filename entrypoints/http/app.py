@@ -59,9 +59,11 @@ def create_app(settings: Settings | None = None, *overrides: injector.Module,
         http_requests.labels(method=request.method, route=route, status=str(response.status_code)).inc()
         http_latency.labels(method=request.method, route=route).observe(elapsed)
         response.headers["X-Request-Id"] = getattr(g, "request_id", "")
+        # the one access log line (agora serve turns gunicorn's own access log off)
         log.info("%s %s %s", request.method, request.path, response.status_code,
                  extra={"method": request.method, "path": request.path, "route": route,
-                        "status": response.status_code, "duration_ms": round(elapsed * 1000, 2)})
+                        "status": response.status_code, "duration_ms": round(elapsed * 1000, 2),
+                        "remote_addr": request.remote_addr, "user_agent": request.user_agent.string or None})
         return response
 
     return app

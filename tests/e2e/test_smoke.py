@@ -36,3 +36,32 @@ def test_metrics_count_combined_charge_batches(client, container):
     assert f"agora_wallet_charge_batches_total {before[0] + 2}" in body
     assert f"agora_wallet_charges_combined_total {before[1] + 8}" in body
     assert "agora_http_requests_total" in body
+
+
+def test_each_request_is_logged_once_as_json_with_its_id_route_and_client(client):
+    import io
+    import json
+    import logging
+
+    from entrypoints.logging import JsonFormatter
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)  # formats inside the request, as the real handler does
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("agora.http")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)  # setLevel, not .level =: it clears the logger's cache
+    try:
+        r = client.get("/healthz", headers={"X-Request-Id": "req-42", "User-Agent": "probe/1.0"})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert r.headers["X-Request-Id"] == "req-42"
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["request_id"] == "req-42"
+    assert (line["method"], line["path"], line["route"], line["status"]) == ("GET", "/healthz", "/healthz", 200)
+    assert line["remote_addr"] == "127.0.0.1" and line["user_agent"] == "probe/1.0"
+    assert line["duration_ms"] >= 0
