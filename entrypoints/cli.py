@@ -73,16 +73,18 @@ def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
 
 @main.command()
 @click.option("--burst", is_flag=True, help="exit when the queue is empty")
-def worker(burst: bool) -> None:
+@click.option("--metrics-port", type=int, default=None, envvar="AGORA_WORKER_METRICS_PORT",
+              help="serve this worker's Prometheus metrics (jobs, outbox deliveries) on this port")
+def worker(burst: bool, metrics_port: int | None) -> None:
     """Run an RQ worker for the agora queue (needs AGORA_REDIS_URL)."""
     from redis import Redis
-    from rq import Queue, Worker
+
+    from entrypoints.jobs import run_worker
 
     settings = Settings.from_env()
     if not settings.redis_url:
         raise click.ClickException("AGORA_REDIS_URL is not set: in embedded mode jobs run inside `agora serve`")
-    conn = Redis.from_url(settings.redis_url)
-    Worker([Queue("agora", connection=conn)], connection=conn).work(burst=burst, with_scheduler=True)
+    run_worker(Redis.from_url(settings.redis_url), burst=burst, metrics_port=metrics_port)
 
 
 @main.command()

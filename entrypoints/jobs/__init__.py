@@ -68,6 +68,24 @@ def run(job_name: str, kwargs: dict[str, Any]) -> Any:
     return run_job(_container, job_name, kwargs)
 
 
+def run_worker(connection: Any, *, burst: bool = False, metrics_port: int | None = None,
+               queue: str = "agora", with_scheduler: bool = True) -> bool:
+    """``agora worker``: an RQ worker that runs the jobs in its own process (``SimpleWorker``,
+    no work-horse forked per job), so its container and connection pool are built once,
+    not per job, and the job metrics it counts can be served on ``metrics_port``."""
+    from rq import Queue, SimpleWorker
+
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from entrypoints.metrics import REGISTRY
+
+        start_http_server(metrics_port, registry=REGISTRY)
+        log.info("worker metrics on port %d", metrics_port)
+    worker = SimpleWorker([Queue(queue, connection=connection)], connection=connection)
+    return bool(worker.work(burst=burst, with_scheduler=with_scheduler))  # the scheduler runs retries
+
+
 def _load_job_modules() -> None:
     from entrypoints.jobs import (
         core,  # noqa: F401 - registers jobs on import

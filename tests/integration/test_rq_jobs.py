@@ -96,6 +96,29 @@ def test_rq_worker_runs_outbox_delivery_on_fakeredis(worker_env, container, engi
     run_outbox_job_with_worker(fakeredis.FakeRedis(), container, engine, capsys)
 
 
+def test_agora_worker_runs_jobs_in_its_own_process_and_serves_their_metrics(worker_env, container, engine):
+    import socket
+    import urllib.request
+
+    from entrypoints.metrics import REGISTRY
+
+    redis = fakeredis.FakeRedis()
+    message_id = pending_sms_code(container)
+    RqJobQueue(redis).enqueue("outbox.deliver")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ok = {"job": "outbox.deliver", "status": "ok"}
+    before = REGISTRY.get_sample_value("agora_jobs_total", ok) or 0.0
+    # (fakeredis runs no Lua, which RQ's scheduler needs: it stays off here)
+    assert jobs.run_worker(redis, burst=True, metrics_port=port, with_scheduler=False) is True
+    assert outbox_status(engine, message_id) == ("done", 1)
+    assert jobs._container is not None  # built here: the job ran in this process, not in a forked child
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert f'agora_jobs_total{{job="outbox.deliver",status="ok"}} {before + 1}' in body
+    assert 'agora_outbox_deliveries_total{handler=' in body
+
+
 @pytest.fixture
 def real_redis() -> Iterator[Redis]:
     assert REDIS_URL
