@@ -179,10 +179,16 @@ class Ledger:
     def lock(self, *org_ids: str) -> dict[str, Wallet]:
         wanted = sorted(set(org_ids) - set(self.wallets))
         if wanted:
+            first = not self.wallets
             found = self.uow.repo(WalletRepository).lock(wanted)
             missing = set(wanted) - set(found)
             if missing:
                 raise MissingWallets(missing)
+            if first:
+                # the time of what this transaction decides is read once its locks are held: a
+                # transaction that waited for a wallet must not date its entry before the one
+                # that held the lock (statement order, balances at a past moment, the budget day)
+                self.now = self.clock.now()
             for org_id, wallet in found.items():
                 self.wallets[org_id] = wallet
                 self._versions[org_id] = wallet.version

@@ -434,6 +434,8 @@ class Wallet:
         return day
 
     def _count_spend(self, day: date, amount: Decimal) -> None:
+        if self.spent_day is not None and day < self.spent_day:
+            return  # dated before the day already counted (another host's clock): today's total stays
         self.spent_today = self.spent_on(day) + amount
         self.spent_day = day
 
@@ -750,6 +752,15 @@ class Wallet:
         if amount > available:
             raise errors.InsufficientFunds(f"available {available} < {amount}", details={
                 "available": str(available), "amount": str(amount)})
+        # what a capture of this kind could draw on at any moment before the hold expires: its
+        # kind's and normal coupons that last that long, cash and credit, less what is held
+        lasting = sum((g.remaining for g in self.grants
+                       if g.kind in (kind, "normal") and g.usable(now) and g.expires_at >= expires_at), ZERO)
+        spendable = lasting + max(self.cash, ZERO) + (self.credit_limit - self.credit_used) - self.held
+        if amount > spendable:
+            raise errors.InsufficientFunds(
+                f"spendable {spendable} < {amount} for a {kind} hold until {expires_at.isoformat()}", details={
+                    "available": str(available), "spendable": str(spendable), "amount": str(amount)})
         hold = Hold(id=new_id("hld"), org_id=self.org_id, reference=reference, amount=amount,
                     expires_at=expires_at, created_at=now, coupon_kind=kind)
         b = EntryBuilder()

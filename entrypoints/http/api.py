@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -95,8 +96,7 @@ def idempotent(scope: str) -> Callable[[F], F]:
             caller = getattr(g, "caller", None)
             who = caller.effective_org_id if caller else (request.remote_addr or "anon")
             full_scope = f"{scope}:{who}"
-            digest = hashlib.sha256(request.method.encode() + request.path.encode() + b"\0"
-                                    + (request.get_data() or b"")).hexdigest()
+            digest = _request_digest(caller)
             container = _container()
             with container.get(UnitOfWorkFactory)() as uow:
                 existing = uow.repo(IdempotencyStore).reserve(full_scope, key, digest, container.get(Clock).now())
@@ -126,6 +126,22 @@ def idempotent(scope: str) -> Callable[[F], F]:
         return inner  # type: ignore[return-value]
 
     return wrap
+
+
+def _request_digest(caller: Any) -> str:
+    """What makes two requests "the same" for an idempotency key: the endpoint, the body
+    as JSON (key order and spacing do not matter; number literals are kept as written)
+    and who sent it — another user or API key of the organisation reusing the key gets
+    409 ``idempotency_key_reused``, never the first caller's answer."""
+    raw = request.get_data() or b""
+    try:
+        body = json.dumps(json.loads(raw, parse_float=str, parse_int=str), sort_keys=True,
+                          separators=(",", ":"), ensure_ascii=False).encode() if raw else b""
+    except ValueError:  # not JSON: the bytes as sent
+        body = raw
+    principal = (caller.user_id or caller.api_key_id or "") if caller else ""
+    return hashlib.sha256(b"\0".join((request.method.encode(), request.path.encode(), principal.encode(), body))
+                          ).hexdigest()
 
 
 def _finish(container: Any, scope: str, key: str, response: Response) -> None:

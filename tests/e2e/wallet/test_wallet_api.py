@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.wallet.conftest import World, err, money
+from tests.e2e.wallet.conftest import World, add_user, err, money
 
 D = Decimal
 FIGURES = ("cash", "coupons", "credit_limit", "credit_used", "held", "deposit_due", "deposit_paid", "available",
@@ -196,6 +196,23 @@ def test_idempotency_key_replays_the_first_response_and_refuses_another_body(wor
     r2 = world.finance.post(url(c.org_id, "/recharges"), json=body, headers={"Idempotency-Key": "rk"})
     assert r1.get_json()["id"] == r2.get_json()["id"]
     assert world.wallet(c.api, c.org_id)["cash"] == "145.00"
+
+
+def test_idempotency_key_matches_the_json_not_its_bytes_and_belongs_to_its_sender(world: World) -> None:
+    c = world.customer
+    world.offline(c.org_id, "50.00")
+    key = {"Idempotency-Key": "k-json", "Content-Type": "application/json"}
+    first = c.api.post(url(c.org_id, "/charges"), data='{"amount": "10.00", "reference": "j-1"}', headers=key)
+    assert first.status_code == 201
+    # the same JSON with its keys in another order and other spacing is the same request
+    again = c.api.post(url(c.org_id, "/charges"), data='{"reference":"j-1","amount":"10.00"}', headers=key)
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.get_json() == first.get_json()
+    # another user of the same organisation with the same key and body does not get that answer
+    buyer = add_user(c.api, c.org_id, "buyer-j", ["customer_user"])
+    other = buyer.post(url(c.org_id, "/charges"), data='{"amount": "10.00", "reference": "j-1"}', headers=key)
+    assert other.status_code == 409 and err(other) == "idempotency_key_reused"
+    assert world.wallet(c.api, c.org_id)["cash"] == "40.00"
 
 
 def test_payees_and_withholding(world: World) -> None:

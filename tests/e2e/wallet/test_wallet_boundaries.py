@@ -112,3 +112,22 @@ def test_the_daily_budget_day_ends_at_shanghai_midnight(world: World) -> None:
     assert [(d["period"], d["amount"]) for d in days] == [
         ((midnight - SECOND).astimezone(SHANGHAI).date().isoformat(), "100.00"),
         (midnight.astimezone(SHANGHAI).date().isoformat(), "100.00")]
+
+
+def test_a_charge_that_waited_for_the_wallets_lock_is_dated_when_it_got_it(world: World, monkeypatch: Any) -> None:
+    import adapters.postgres.wallet_repos as repos
+
+    c = world.customer
+    api = key_client(world, c)
+    world.offline(c.org_id, "100.00")
+    start = at_second(datetime.now(UTC) + timedelta(hours=1))
+    original = repos.SqlWallets.lock
+    with freeze_time(start) as frozen:
+        def waited(self: Any, org_ids: Any) -> Any:
+            frozen.tick(timedelta(seconds=30))  # another transaction held the wallet for 30 s
+            return original(self, org_ids)
+
+        monkeypatch.setattr(repos.SqlWallets, "lock", waited)
+        r = api.post(f"/api/v1/wallets/{c.org_id}/charges", json={"amount": "1.00", "reference": "waited"})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["created_at"] == (start + timedelta(seconds=30)).isoformat()

@@ -348,8 +348,13 @@ class WalletMachine(RuleBasedStateMachine):
           kind=kinds)
     def place_hold(self, org: str, amount: Decimal, hours: int, kind: str) -> None:
         m = self.model
-        error = None if amount <= m.available(org, self.now) else errors.InsufficientFunds
         expires = self.now + timedelta(hours=hours)
+        # a hold must be capturable until it expires: only coupons its capture may use
+        # (its kind and normal) that last until then count, less everything already held
+        lasting = sum((g[2] for g in m.grants.values() if g[0] == org and g[1] in (kind, "normal") and g[2] > 0
+                       and self.now < g[3] and g[3] >= expires), ZERO)
+        spendable = lasting + m.cash[org] + m.limit[org] - m.used[org] - m.held[org]
+        error = None if amount <= m.available(org, self.now) and amount <= spendable else errors.InsufficientFunds
         self.seq_ref = getattr(self, "seq_ref", 0) + 1
         result = self._expect(error, self.wallets[org].place_hold, amount, f"order-{self.seq_ref}", expires,
                               self.now, coupon_kind=kind)

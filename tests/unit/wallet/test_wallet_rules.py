@@ -166,6 +166,17 @@ def test_daily_budget_counts_the_shanghai_day() -> None:
         w.charge(D("0.01"), "e", midnight + timedelta(hours=7))
 
 
+def test_a_charge_dated_before_the_counted_day_leaves_todays_total_alone() -> None:
+    w = wallet(cash="1000.00")
+    w.set_daily_budget(D("100.00"))
+    midnight = datetime(2026, 3, 1, 16, 0, 0, tzinfo=UTC)  # 00:00 of 2 March in Shanghai
+    w.charge(D("90.00"), "today", midnight + timedelta(hours=1))
+    w.charge(D("5.00"), "late", midnight - timedelta(seconds=1))  # dated on 1 March (another host's clock)
+    assert (w.spent_day.isoformat(), w.spent_today) == ("2026-03-02", D("90.00"))  # type: ignore[union-attr]
+    with pytest.raises(errors.DailyBudgetExceeded):
+        w.charge(D("10.01"), "over", midnight + timedelta(hours=2))
+
+
 # -- coupons: expiry at the exact instant ---------------------------------------------------------
 
 def test_a_coupon_is_usable_until_one_instant_before_its_expiry() -> None:
@@ -208,6 +219,24 @@ def test_a_hold_reserves_available_and_capture_releases_the_rest() -> None:
     assert (w.held, w.cash, w.available(NOW), hold.status) == (0, D("55.00"), D("55.00"), "captured")
     with pytest.raises(errors.HoldNotActive):
         w.release(hold, NOW)
+
+
+def test_a_hold_is_placed_only_on_funds_its_capture_can_use_until_it_expires() -> None:
+    w = wallet()
+    expiry = NOW + timedelta(hours=2)
+    w.grant_coupon("traffic", D("100.00"), NOW + timedelta(days=30), NOW)
+    # traffic coupons pay traffic orders only: a normal hold on them could never be captured
+    with pytest.raises(errors.InsufficientFunds) as exc:
+        w.place_hold(D("100.00"), "order-n", expiry, NOW)
+    assert exc.value.details["spendable"] == "0.00"
+    hold, _ = w.place_hold(D("100.00"), "order-t", expiry, NOW, coupon_kind="traffic")
+    assert w.capture(hold, expiry - timedelta(minutes=1)).breakdown() == Breakdown(traffic_coupon=D("100.00"))
+    # a coupon that lapses before the hold expires does not back it
+    w.grant_coupon("normal", D("50.00"), expiry - timedelta(seconds=1), NOW)
+    with pytest.raises(errors.InsufficientFunds):
+        w.place_hold(D("0.01"), "order-short", expiry, NOW)
+    hold2, _ = w.place_hold(D("50.00"), "order-soon", expiry - timedelta(seconds=1), NOW)
+    assert w.capture(hold2, expiry - timedelta(seconds=2)).breakdown() == Breakdown(normal_coupon=D("50.00"))
 
 
 def test_a_hold_cannot_be_captured_at_or_after_its_expiry() -> None:
