@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from application.shared.access import Caller
 from application.shared.clock import Clock
@@ -24,7 +24,7 @@ from application.wallet import (
     WalletView,
 )
 from domain.shared.errors import DomainError
-from domain.wallet.errors import AmountMismatch
+from domain.wallet.errors import AmountMismatch, DailyBudgetExceeded, InsufficientFunds
 from domain.wallet.ledger import ZERO
 from domain.wallet.model import CouponGrant, Figures, Hold, Recharge, StatementLine, Withdrawal
 from domain.wallet.ports import LineFilter
@@ -59,6 +59,23 @@ def _gateway_down(exc: DomainError) -> Any:
     return jsonify(error_body(exc.code, exc.message, exc.details)), 503
 
 
+_FUND_FIGURES = frozenset({"available", "spendable", "daily_budget", "spent_today"})
+
+
+@bp.errorhandler(InsufficientFunds)
+@bp.errorhandler(DailyBudgetExceeded)
+def _refused(exc: DomainError) -> Any:
+    """A caller who may spend but not see the wallet (a customer's employee buying) learns
+    why a charge was refused, not the wallet's figures."""
+    caller = g.get("caller")
+    if caller is None or caller.has("wallet.view"):
+        return jsonify(error_body(exc.code, exc.message, exc.details)), 409
+    message = ("the wallet cannot pay this amount" if isinstance(exc, InsufficientFunds)
+               else "this would exceed the wallet's daily budget")
+    return jsonify(error_body(exc.code, message, {k: v for k, v in exc.details.items()
+                                                  if k not in _FUND_FIGURES})), 409
+
+
 # -- rendering ----------------------------------------------------------------------------------
 
 def _balances(f: Figures) -> dict[str, Decimal]:
@@ -90,7 +107,9 @@ def _entry(result: EntryResult, caller: Caller) -> dict[str, Any]:
             payees.append({"org_id": org_id, "amount": Decimal(amount)})
     return dict(id=entry.id, type=entry.type, org_id=entry.org_id, amount=entry.amount, reference=entry.reference,
                 created_at=entry.created_at, breakdown=line.breakdown if line else entry.breakdown(),
-                balances_after=_balances(line.after) if line else None, payees=payees,
+                # the figures after the entry only for who may see the wallet's funds
+                balances_after=_balances(line.after) if line and caller.has("wallet.view") else None,
+                payees=payees,
                 counterparty_org_id=entry.counterparty_org_id, note=entry.note,
                 details=_details(entry.detail, caller), replayed=result.replayed)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.wallet.conftest import World, add_user, err, money
+from tests.e2e.wallet.conftest import World, err, money
 
 D = Decimal
 FIGURES = ("cash", "coupons", "credit_limit", "credit_used", "held", "deposit_due", "deposit_paid", "available",
@@ -209,8 +209,7 @@ def test_idempotency_key_matches_the_json_not_its_bytes_and_belongs_to_its_sende
     assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
     assert again.get_json() == first.get_json()
     # another user of the same organisation with the same key and body does not get that answer
-    buyer = add_user(c.api, c.org_id, "buyer-j", ["customer_user"])
-    other = buyer.post(url(c.org_id, "/charges"), data='{"amount": "10.00", "reference": "j-1"}', headers=key)
+    other = world.customer_user.post(url(c.org_id, "/charges"), data='{"amount": "10.00", "reference": "j-1"}', headers=key)
     assert other.status_code == 409 and err(other) == "idempotency_key_reused"
     assert world.wallet(c.api, c.org_id)["cash"] == "40.00"
 
@@ -513,3 +512,25 @@ def test_every_wallet_route_hides_another_tenants_wallet(world: World) -> None:
         assert r.status_code == 404, (method, path, r.status_code, r.get_json())
     w = world.wallet(c.api, c.org_id)
     assert (w["cash"], w["held"]) == ("101.00", "1.00")
+
+
+def test_a_buyer_who_may_not_see_funds_charges_without_learning_the_figures(world: World) -> None:
+    c = world.customer
+    world.offline(c.org_id, "30.00")
+    assert world.customer.api.put(url(c.org_id, "/budget"), json={"daily_budget": "25.00"}).status_code == 200
+    r = world.customer_user.post(url(c.org_id, "/charges"), json={"amount": "20.00", "reference": "b-1"})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["balances_after"] is None and r.get_json()["breakdown"]["cash"] == "20.00"
+    for amount, code in (("6.00", "daily_budget_exceeded"), ("11.00", "insufficient_funds")):
+        if code == "insufficient_funds":
+            assert world.customer.api.put(url(c.org_id, "/budget"), json={"daily_budget": None}).status_code == 200
+        r = world.customer_user.post(url(c.org_id, "/charges"), json={"amount": amount, "reference": f"b-{code}"})
+        assert r.status_code == 409 and err(r) == code
+        body = r.get_json()["error"]
+        assert set(body["details"]) <= {"amount", "day"}, body
+        assert "10.00" not in body["message"] and "25.00" not in body["message"], body
+    # the organisation's admin sees them
+    r = world.customer.api.post(url(c.org_id, "/charges"), json={"amount": "11.00", "reference": "b-admin"})
+    assert r.status_code == 409 and r.get_json()["error"]["details"]["available"] == "10.00"
+    r = world.customer.api.post(url(c.org_id, "/charges"), json={"amount": "1.00", "reference": "b-2"})
+    assert r.get_json()["balances_after"]["cash"] == "9.00"
