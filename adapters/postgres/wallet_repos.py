@@ -144,13 +144,18 @@ class SqlWallets(WalletRepository):
                     remaining=grant.remaining, expires_at=grant.expires_at, granted_by=grant.granted_by,
                     created_at=grant.created_at, lapsed_at=grant.lapsed_at))
 
+    @staticmethod
+    def _grant_conditions(org_id: str, include_spent: bool) -> list[Any]:
+        return [G.org_id == org_id] if include_spent else [G.org_id == org_id, G.remaining > 0]
+
     def grants(self, org_id: str, *, include_spent: bool, offset: int, limit: int) -> list[CouponGrant]:
-        conds = [G.org_id == org_id]
-        if not include_spent:
-            conds.append(G.remaining > 0)
-        rows = self.conn.execute(select(t.wallet_coupon_grants).where(*conds)
+        rows = self.conn.execute(select(t.wallet_coupon_grants).where(*self._grant_conditions(org_id, include_spent))
                                  .order_by(G.expires_at, G.created_at, G.id).offset(offset).limit(limit))
         return [_grant(r) for r in rows]
+
+    def count_grants(self, org_id: str, *, include_spent: bool) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(t.wallet_coupon_grants).where(
+            *self._grant_conditions(org_id, include_spent))).scalar_one())
 
     def expired_grants(self, now: datetime, limit: int) -> list[CouponGrant]:
         rows = self.conn.execute(select(t.wallet_coupon_grants).where(G.remaining > 0, G.expires_at <= now)

@@ -474,11 +474,13 @@ class WalletService(WalletBase):
             _, until = day_bounds(self.clock, last.isoformat())
             return uow.repo(LedgerRepository).consumption(org_id, granularity, since, until)
 
-    def grants(self, caller: Caller, org_id: str, page: PageRequest, include_spent: bool) -> list[CouponGrant]:
+    def grants(self, caller: Caller, org_id: str, page: PageRequest, include_spent: bool) -> Page[CouponGrant]:
         with self.uow_factory() as uow:
             self._require_view(uow, caller, org_id)
-            return uow.repo(WalletRepository).grants(org_id, include_spent=include_spent, offset=page.offset,
-                                                     limit=page.per_page)
+            repo = uow.repo(WalletRepository)
+            items = repo.grants(org_id, include_spent=include_spent, offset=page.offset, limit=page.per_page)
+            total = repo.count_grants(org_id, include_spent=include_spent)
+        return Page(items, page.page, page.per_page, total)
 
     def holds(self, caller: Caller, org_id: str, page: PageRequest, status: str | None) -> Page[Hold]:
         with self.uow_factory() as uow:

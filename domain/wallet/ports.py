@@ -66,6 +66,9 @@ class WalletRepository(abc.ABC):
     def grants(self, org_id: str, *, include_spent: bool, offset: int, limit: int) -> list[CouponGrant]: ...
 
     @abc.abstractmethod
+    def count_grants(self, org_id: str, *, include_spent: bool) -> int: ...
+
+    @abc.abstractmethod
     def expired_grants(self, now: datetime, limit: int) -> list[CouponGrant]:
         """Grants with money left whose expiry has passed (for the lapse job)."""
 

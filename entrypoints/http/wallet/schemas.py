@@ -375,9 +375,3 @@ class AgreementOut(Schema):
     revoked_at = fields.AwareDateTime(allow_none=True)
 
 
-class AgreementList(Schema):
-    items = fields.List(fields.Nested(AgreementOut))
-
-
-class CouponList(Schema):
-    items = fields.List(fields.Nested(CouponOut))

@@ -26,9 +26,19 @@ from application.wallet import (
 from domain.shared.errors import DomainError
 from domain.wallet.errors import AmountMismatch, DailyBudgetExceeded, InsufficientFunds
 from domain.wallet.ledger import ZERO
-from domain.wallet.model import CouponGrant, Figures, Hold, Recharge, StatementLine, Withdrawal
+from domain.wallet.model import Figures, Hold, Recharge, StatementLine, Withdrawal
 from domain.wallet.ports import LineFilter
-from entrypoints.http.api import body, doc, dump, idempotent, page_request, query, reject_nul, reject_nul_in_path
+from entrypoints.http.api import (
+    body,
+    doc,
+    dump,
+    dump_page,
+    idempotent,
+    page_request,
+    query,
+    reject_nul,
+    reject_nul_in_path,
+)
 from entrypoints.http.auth import authenticated, service
 from entrypoints.http.errors import ApiError, error_body
 from entrypoints.http.schemas import paged
@@ -375,12 +385,11 @@ def grant_coupon(caller: Caller, org_id: str) -> Any:
 
 @bp.get("/wallets/<org_id>/coupons")
 @doc(summary="Coupon grants of a wallet (live ones, or all with include_spent)", tags=T,
-     query_schema=s.CouponQuery, response=s.CouponList)
+     query_schema=s.CouponQuery, response=paged(s.CouponOut, "CouponPage"), paged=True)
 @authenticated
 def list_coupons(caller: Caller, org_id: str) -> Any:
     args = query(s.CouponQuery)
-    grants: list[CouponGrant] = wallets().grants(caller, org_id, page_request(args), args["include_spent"])
-    return jsonify({"items": s.CouponOut(many=True).dump(grants)})
+    return dump_page(s.CouponOut, wallets().grants(caller, org_id, page_request(args), args["include_spent"]))
 
 
 # -- withdrawals -------------------------------------------------------------------------------------
@@ -488,10 +497,13 @@ def bind_agreement(caller: Caller, org_id: str) -> Any:
 
 
 @bp.get("/wallets/<org_id>/withholding-agreements")
-@doc(summary="Withholding agreements of an organisation", tags=T, response=s.AgreementList)
+@doc(summary="Withholding agreements of an organisation (all of them: a few per organisation, one page)", tags=T,
+     response=paged(s.AgreementOut, "AgreementPage"))
 @authenticated
 def list_agreements(caller: Caller, org_id: str) -> Any:
-    return jsonify({"items": s.AgreementOut(many=True).dump(wallets().agreements(caller, org_id))})
+    items = wallets().agreements(caller, org_id)
+    return jsonify({"items": s.AgreementOut(many=True).dump(items), "page": 1, "per_page": max(len(items), 1),
+                    "total": len(items)})
 
 
 @bp.post("/wallets/<org_id>/withholding-agreements/<agreement_id>/confirm")

@@ -209,7 +209,8 @@ def test_idempotency_key_matches_the_json_not_its_bytes_and_belongs_to_its_sende
     assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
     assert again.get_json() == first.get_json()
     # another user of the same organisation with the same key and body does not get that answer
-    other = world.customer_user.post(url(c.org_id, "/charges"), data='{"amount": "10.00", "reference": "j-1"}', headers=key)
+    other = world.customer_user.post(url(c.org_id, "/charges"), data='{"amount": "10.00", "reference": "j-1"}',
+                                     headers=key)
     assert other.status_code == 409 and err(other) == "idempotency_key_reused"
     assert world.wallet(c.api, c.org_id)["cash"] == "40.00"
 
@@ -236,6 +237,8 @@ def test_payees_and_withholding(world: World) -> None:
     r = world.admin.post(url(c.org_id, f"/withholding-agreements/{agreement}/confirm"))
     assert r.status_code == 200 and r.get_json()["status"] == "active"
     assert world.wallet(c.api, c.org_id)["withholding_active"] is True
+    listed = c.api.get(url(c.org_id, "/withholding-agreements")).get_json()
+    assert ([a["status"] for a in listed["items"]], listed["page"], listed["total"]) == (["active"], 1, 1)
 
     r = charge(world.admin, c.org_id, "10.00", "t-1", payees=payees)
     assert r.status_code == 201, r.get_json()
@@ -356,6 +359,11 @@ def test_coupons_are_granted_by_the_platform_or_an_agency_to_its_principal(world
     assert r.status_code == 422 and err(r) == "invalid_expiry"
     listed = m.api.get(url(m.org_id, "/coupons")).get_json()["items"]
     assert [(g["kind"], g["remaining"]) for g in listed] == [("traffic", "30.00")]
+    for amount in ("1.00", "2.00"):
+        assert a.api.post(url(m.org_id, "/coupons"), json={**body, "amount": amount}).status_code == 201
+    pages = [m.api.get(url(m.org_id, f"/coupons?per_page=2&page={n}")).get_json() for n in (1, 2)]
+    assert [(p["page"], p["per_page"], p["total"], len(p["items"])) for p in pages] == [(1, 2, 3, 2), (2, 2, 3, 1)]
+    assert sorted(g["remaining"] for p in pages for g in p["items"]) == ["1.00", "2.00", "30.00"]
 
 
 # -- credit, deposit, budget, alert -----------------------------------------------------------------------
