@@ -115,7 +115,10 @@ def _entry(result: EntryResult, caller: Caller) -> dict[str, Any]:
         for item in entry.detail["payees"].split(","):
             org_id, _, amount = item.rpartition(":")
             payees.append({"org_id": org_id, "amount": Decimal(amount)})
-    return dict(id=entry.id, type=entry.type, org_id=entry.org_id, amount=entry.amount, reference=entry.reference,
+    # a wallet the entry only pays (a supplier paid from a charge) sees what it received, not
+    # the whole charge: that would tell it the sale price and the platform's margin
+    amount = entry.amount if line is None or line.org_id == entry.org_id or caller.is_platform else line.amount
+    return dict(id=entry.id, type=entry.type, org_id=entry.org_id, amount=amount, reference=entry.reference,
                 created_at=entry.created_at, breakdown=line.breakdown if line else entry.breakdown(),
                 # the figures after the entry only for who may see the wallet's funds
                 balances_after=_balances(line.after) if line and caller.has("wallet.view") else None,

@@ -248,6 +248,9 @@ def test_payees_and_withholding(world: World) -> None:
     assert "payees" not in mine["details"]  # the customer never sees the supplier's cost price
     theirs = world.entries(s.api, s.org_id)[0]
     assert (theirs["type"], theirs["amount"], theirs["counterparty_org_id"]) == ("charge", "8.00", c.org_id)
+    one = s.api.get(url(s.org_id, f"/entries/{theirs['entry_id']}")).get_json()
+    assert (one["amount"], one["breakdown"]["cash"]) == ("8.00", "8.00")  # not the 10.00 the customer paid
+    assert c.api.get(url(c.org_id, f"/entries/{theirs['entry_id']}")).get_json()["amount"] == "10.00"
     r = charge(world.admin, c.org_id, "1.00", "t-2", payees=[{"org_id": s.org_id, "amount": "1.01"}])
     assert r.status_code == 422 and err(r) == "payees_exceed_charge"
 
