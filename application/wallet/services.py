@@ -611,12 +611,12 @@ class WalletService(WalletBase):
                 hold, entry = wallet.place_hold(amount, reference, expires_at, tx.now, actor, coupon_kind,
                                                 withholding=mode)
             except DomainError:
-                replay = self._replay_hold(tx.uow, org_id, reference, amount)
+                replay = self._replay_hold(tx.uow, org_id, reference, amount, coupon_kind)
                 if replay is not None:
                     return replay
                 raise
             if not tx.write(entry):
-                replay = self._replay_hold(tx.uow, org_id, reference, amount)
+                replay = self._replay_hold(tx.uow, org_id, reference, amount, coupon_kind)
                 assert replay is not None
                 return replay
             tx.uow.repo(HoldRepository).add(hold)
@@ -626,14 +626,19 @@ class WalletService(WalletBase):
 
         return self._run(command)
 
-    def _replay_hold(self, uow: UnitOfWork, org_id: str, reference: str, amount: Decimal) -> HoldResult | None:
+    def _replay_hold(self, uow: UnitOfWork, org_id: str, reference: str, amount: Decimal,
+                     coupon_kind: str | None) -> HoldResult | None:
+        """The first hold of a reference answers a repeat (its own status and expiry shown: a
+        retry that recomputed its deadline still gets the first hold); a request that would
+        reserve something else — another amount or coupon kind — is refused (409)."""
         ref = (reference or "").strip()
         existing = uow.repo(HoldRepository).by_reference(org_id, ref) if ref else None
         if existing is None:
             return None
-        if existing.amount != amount:
-            raise errors.DuplicateReference(f"reference {ref!r} already has a hold of {existing.amount}",
-                                            details={"hold_id": existing.id})
+        if existing.amount != amount or existing.coupon_kind != (coupon_kind or "normal"):
+            raise errors.DuplicateReference(
+                f"reference {ref!r} already has a {existing.coupon_kind} hold of {existing.amount}",
+                details={"hold_id": existing.id})
         return HoldResult(existing, existing.entry_id, replayed=True)
 
     def _load_hold(self, caller: Caller | None, hold_id: str) -> Hold:
@@ -696,11 +701,17 @@ class WalletService(WalletBase):
 
     # -- allocation ---------------------------------------------------------------------------------
 
-    def _require_agency(self, uow: UnitOfWork, caller: Caller, agency_org_id: str, principal_org_id: str) -> None:
+    def _require_agency(self, uow: UnitOfWork, caller: Caller, agency_org_id: str, principal_org_id: str,
+                        ended_too: bool = False) -> None:
+        """The caller acts for the agency, and ``principal_org_id`` is its principal; with
+        ``ended_too`` (a reclaim) also a former one: money it allocated and the principal
+        has not spent comes back after the relation ends."""
         caller.require("wallet.allocate", org_id=org_of(agency_org_id))
         if caller.is_platform or org_of(agency_org_id) not in (caller.org_id,):
             raise Forbidden("only the agency itself allocates its money", code="permission_denied")
-        if not self._principal_of(uow, agency_org_id, principal_org_id):
+        rel = uow.repo(RelationRepository).find("agency_principal", org_of(agency_org_id), org_of(principal_org_id))
+        allowed = ("authorized", "terminated") if ended_too else ("authorized",)
+        if rel is None or rel.status not in allowed:
             raise errors.PrincipalNotFound("no such authorised principal")
 
     @staticmethod
@@ -735,7 +746,7 @@ class WalletService(WalletBase):
         amount = to_money(amount, "amount", positive=True)
         principal_org_id = self._same_purpose(agency_org_id, principal_org_id, "from_org_id")
         with self.uow_factory() as uow:
-            self._require_agency(uow, caller, agency_org_id, principal_org_id)
+            self._require_agency(uow, caller, agency_org_id, principal_org_id, ended_too=True)
 
         def command(tx: Ledger) -> EntryResult:
             wallets = tx.lock(agency_org_id, principal_org_id)

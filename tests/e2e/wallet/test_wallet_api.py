@@ -293,6 +293,10 @@ def test_hold_capture_and_release(world: World) -> None:
     assert world.wallet(c.api, c.org_id)["available"] == "55.00"
     r = c.api.post(url(c.org_id, "/holds"), json={"amount": "20.00", "reference": "order-8", "expires_at": soon(1)})
     assert r.status_code == 200 and r.get_json()["replayed"] is True  # the same order's hold again
+    assert r.get_json()["status"] == "released"  # as it is: the client sees nothing is held any more
+    r = c.api.post(url(c.org_id, "/holds"), json={"amount": "20.00", "reference": "order-8", "expires_at": soon(1),
+                                                   "coupon_kind": "traffic"})
+    assert r.status_code == 409 and err(r) == "duplicate_reference"  # it would reserve something else
     r = c.api.post(url(c.org_id, "/holds"), json={"amount": "1.00", "reference": "order-9",
                                                    "expires_at": "2020-01-01T00:00:00+00:00"})
     assert r.status_code == 422 and err(r) == "invalid_expiry"
@@ -303,6 +307,27 @@ def test_hold_capture_and_release(world: World) -> None:
 
 
 # -- allocation, coupons --------------------------------------------------------------------------------
+
+def test_an_agency_takes_back_unspent_money_after_the_relation_ends(world: World, tenant_factory: Any) -> None:
+    a = tenant_factory("Late Agency", ["agency"], "late.agent")
+    m = tenant_factory("Late Shop", ["merchant"], "late.shop")
+    r = a.api.post(f"/api/v1/organizations/{a.org_id}/principals", json={"principal_org_id": m.org_id})
+    rel = r.get_json()["id"]
+    assert m.api.post(f"/api/v1/relations/{rel}/accept").status_code == 200
+    world.offline(a.org_id, "100.00")
+    assert a.api.post(url(a.org_id, "/allocations"), json={"to_org_id": m.org_id, "amount": "60.00"}).status_code \
+        == 201
+    assert m.api.post(f"/api/v1/relations/{rel}/terminate").status_code == 200
+    r = a.api.post(url(a.org_id, "/allocations"), json={"to_org_id": m.org_id, "amount": "1.00"})
+    assert r.status_code == 404 and err(r) == "principal_not_found"  # no new money to a former principal
+    r = a.api.post(url(a.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "60.01"})
+    assert r.status_code == 409 and err(r) == "reclaim_exceeds_allocated"
+    r = a.api.post(url(a.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "60.00"})
+    assert r.status_code == 201, r.get_json()
+    assert world.wallet(a.api, a.org_id)["cash"] == "100.00"
+    r = world.agency.api.post(url(world.agency.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "1.00"})
+    assert r.status_code == 404  # never its principal: nothing to take back
+
 
 def test_agency_allocates_and_reclaims_only_with_its_principals(world: World) -> None:
     a, m = world.agency, world.merchant
