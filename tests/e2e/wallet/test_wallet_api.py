@@ -308,6 +308,15 @@ def test_hold_capture_and_release(world: World) -> None:
 
 # -- allocation, coupons --------------------------------------------------------------------------------
 
+def test_only_the_wallets_own_organisation_withdraws(world: World) -> None:
+    m = world.merchant
+    r = world.agency.api.post(url(m.org_id, "/withdrawals"), json={"amount": "1.00"},
+                              headers={"X-Act-As-Org": m.org_id})
+    assert r.status_code == 403 and err(r) == "permission_denied"  # an agency acting for it is not its owner
+    r = world.agency.api.get(url(m.org_id), headers={"X-Act-As-Org": m.org_id})
+    assert r.status_code == 200  # while it may operate and view the principal's wallet
+
+
 def test_an_agency_takes_back_unspent_money_after_the_relation_ends(world: World, tenant_factory: Any) -> None:
     a = tenant_factory("Late Agency", ["agency"], "late.agent")
     m = tenant_factory("Late Shop", ["merchant"], "late.shop")
