@@ -240,6 +240,10 @@ class ChargeIn(Strict):
     note = _note()
 
 
+class ReleaseIn(Strict):
+    """No fields: a release names its hold in the path."""
+
+
 class HoldIn(Strict):
     amount = Money(required=True)
     reference = fields.String(required=True, validate=validate.Length(min=1, max=MAX_REFERENCE))

@@ -49,6 +49,7 @@ bp.url_value_preprocessor(reject_nul_in_path)
 T = ["wallet"]
 # schema instances reused on the hot paths (building one per request costs more than the charge's SQL)
 CHARGE_IN, HOLD_IN, CAPTURE_IN, ENTRY_OUT = s.ChargeIn(), s.HoldIn(), s.CaptureIn(), s.EntryOut()
+RELEASE_IN = s.ReleaseIn()
 
 
 def wallets() -> WalletService:
@@ -343,10 +344,11 @@ def capture_hold(caller: Caller, hold_id: str) -> Any:
 
 
 @bp.post("/holds/<hold_id>/release")
-@doc(summary="Release a hold", tags=T, response=s.HoldOut, errors=(409,))
+@doc(summary="Release a hold", tags=T, body_schema=s.ReleaseIn, response=s.HoldOut, errors=(409,))
 @authenticated
 @idempotent("wallet.release")
 def release_hold(caller: Caller, hold_id: str) -> Any:
+    body(RELEASE_IN)  # no fields: anything sent is refused (422), as on every POST
     return dump(s.HoldOut, _hold(wallets().release(caller, hold_id)))
 
 

@@ -288,6 +288,8 @@ def test_hold_capture_and_release(world: World) -> None:
 
     r = c.api.post(url(c.org_id, "/holds"), json={"amount": "20.00", "reference": "order-8", "expires_at": soon(1)})
     second = r.get_json()["id"]
+    r = c.api.post(f"/api/v1/holds/{second}/release", json={"amount": "5.00"})
+    assert r.status_code == 422 and err(r) == "validation_failed"  # a release takes no partial amount
     r = c.api.post(f"/api/v1/holds/{second}/release")
     assert r.status_code == 200 and r.get_json()["status"] == "released"
     assert world.wallet(c.api, c.org_id)["available"] == "55.00"
