@@ -68,6 +68,21 @@ def wait_queued(combiner: Combiner[int, int], key: str, count: int) -> None:
     raise AssertionError(f"{count} requests never queued on {key}")
 
 
+def behind_a_leader(rec: Recorder, combiner: Combiner[int, int], followers: Sequence[int]) -> dict[int, object]:
+    """Request 1 leads on "w1" and its run blocks; ``followers`` queue behind it one by one,
+    in order; then the run is released and every caller's outcome collected."""
+    results: dict[int, object] = {}
+    threads = [call(combiner, "w1", 1, results)]
+    assert rec.started.wait(5)  # the leader is inside its (blocked) run
+    for r in followers:
+        threads.append(call(combiner, "w1", r, results))
+        wait_queued(combiner, "w1", len(threads) - 1)
+    rec.release.set()
+    for t in threads:
+        t.join(5)
+    return results
+
+
 def test_a_lone_request_runs_at_once_in_its_callers_thread() -> None:
     rec = Recorder()
     rec.release.set()
@@ -81,16 +96,7 @@ def test_a_lone_request_runs_at_once_in_its_callers_thread() -> None:
 def test_requests_queued_behind_a_leader_run_together_in_arrival_order_each_with_its_own_outcome() -> None:
     rec = Recorder()
     combiner = Combiner(rec.run_batch, rec.run_one, max_batch=16)
-    results: dict[int, object] = {}
-    first = call(combiner, "w1", 1, results)
-    assert rec.started.wait(5)  # the leader is inside its (blocked) run
-    followers = []
-    for r in (2, -3, 4):
-        followers.append(call(combiner, "w1", r, results))
-        wait_queued(combiner, "w1", len(followers))
-    rec.release.set()
-    for t in (first, *followers):
-        t.join(5)
+    results = behind_a_leader(rec, combiner, (2, -3, 4))
     assert rec.ones == [1]
     assert rec.batches == [[2, -3, 4]]  # one batch, in the order they arrived
     assert results[1] == 10 and results[2] == 20 and results[4] == 40
@@ -104,15 +110,7 @@ def test_batches_are_capped_and_leadership_passes_to_the_next_waiter() -> None:
     combiner = Combiner(rec.run_batch, rec.run_one, max_batch=2)
     observed: list[int] = []
     combiner.on_batch = observed.append
-    results: dict[int, object] = {}
-    threads = [call(combiner, "w1", 1, results)]
-    assert rec.started.wait(5)
-    for r in (2, 3, 4, 5, 6):
-        threads.append(call(combiner, "w1", r, results))
-        wait_queued(combiner, "w1", len(threads) - 1)
-    rec.release.set()
-    for t in threads:
-        t.join(5)
+    results = behind_a_leader(rec, combiner, (2, 3, 4, 5, 6))
     assert rec.batches == [[2, 3], [4, 5]]
     assert rec.ones == [1, 6]  # a batch of one runs as a lone request
     assert observed == [2, 2]  # metrics hear of each combined batch, not of lone requests
@@ -146,15 +144,7 @@ def test_a_batch_that_fails_as_a_whole_runs_each_request_on_its_own() -> None:
     combiner = Combiner(rec.run_batch, rec.run_one, max_batch=16)
     observed: list[int] = []
     combiner.on_batch = observed.append
-    results: dict[int, object] = {}
-    threads = [call(combiner, "w1", 1, results)]
-    assert rec.started.wait(5)
-    for r in (2, -3):
-        threads.append(call(combiner, "w1", r, results))
-        wait_queued(combiner, "w1", len(threads) - 1)
-    rec.release.set()
-    for t in threads:
-        t.join(5)
+    results = behind_a_leader(rec, combiner, (2, -3))
     assert rec.batches == [[2, -3]]
     assert rec.ones == [1, 2, -3]
     assert results[1] == 10 and results[2] == 20 and isinstance(results[-3], Refused)
