@@ -511,6 +511,7 @@ wallets = Table(
     Column("credit_limit", Money, nullable=False),
     Column("credit_used", Money, nullable=False),
     Column("held", Money, nullable=False),
+    Column("held_traffic", Money, nullable=False, server_default="0"),  # the part traffic holds reserve
     Column("deposit_due", Money, nullable=False),
     Column("deposit_paid", Money, nullable=False),
     # sum of what is left on grants not yet lapsed (expired or not): 0 means "no grants to load"
@@ -527,6 +528,7 @@ wallets = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("cash >= 0", name="cash_not_negative"),
     CheckConstraint("held >= 0", name="held_not_negative"),
+    CheckConstraint("held_traffic >= 0 AND held_traffic <= held", name="held_traffic_within_held"),
     CheckConstraint("credit_used >= 0 AND credit_used <= credit_limit", name="credit_within_limit"),
     CheckConstraint("deposit_paid >= 0", name="deposit_not_negative"),
     CheckConstraint("coupons_normal >= 0 AND coupons_traffic >= 0", name="coupons_not_negative"),

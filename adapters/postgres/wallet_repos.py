@@ -64,7 +64,7 @@ def _figures(wallet: Wallet) -> dict[str, Any]:
     """The cached columns of a wallet row."""
     return dict(
         cash=wallet.cash, credit_limit=wallet.credit_limit, credit_used=wallet.credit_used, held=wallet.held,
-        deposit_due=wallet.deposit_due, deposit_paid=wallet.deposit_paid,
+        held_traffic=wallet.held_traffic, deposit_due=wallet.deposit_due, deposit_paid=wallet.deposit_paid,
         coupons_normal=sum((g.remaining for g in wallet.grants if g.kind == "normal"), ZERO),
         coupons_traffic=sum((g.remaining for g in wallet.grants if g.kind == "traffic"), ZERO),
         daily_budget=wallet.daily_budget, spent_day=wallet.spent_day, spent_today=wallet.spent_today,
@@ -93,7 +93,8 @@ class SqlWallets(WalletRepository):
     @staticmethod
     def _wallet(r: Any) -> Wallet:
         return Wallet(org_id=r.org_id, created_at=r.created_at.astimezone(UTC), cash=r.cash,
-                      credit_limit=r.credit_limit, credit_used=r.credit_used, held=r.held, deposit_due=r.deposit_due,
+                      credit_limit=r.credit_limit, credit_used=r.credit_used, held=r.held,
+                      held_traffic=r.held_traffic, deposit_due=r.deposit_due,
                       deposit_paid=r.deposit_paid, daily_budget=r.daily_budget, spent_day=r.spent_day,
                       spent_today=r.spent_today, low_balance_threshold=r.low_balance_threshold,
                       low_balance_alerted=r.low_balance_alerted, withholding_active=r.withholding_active,
@@ -125,7 +126,8 @@ class SqlWallets(WalletRepository):
 
     def create(self, org_id: str, now: datetime) -> None:
         _insert_ignoring(self.conn, t.wallets, dict(
-            org_id=org_id, cash=ZERO, credit_limit=ZERO, credit_used=ZERO, held=ZERO, deposit_due=ZERO,
+            org_id=org_id, cash=ZERO, credit_limit=ZERO, credit_used=ZERO, held=ZERO, held_traffic=ZERO,
+            deposit_due=ZERO,
             deposit_paid=ZERO, coupons_normal=ZERO, coupons_traffic=ZERO, daily_budget=None, spent_day=None,
             spent_today=ZERO, low_balance_threshold=None, low_balance_alerted=False, withholding_active=False,
             version=0, created_at=now, updated_at=now), ["org_id"])

@@ -292,6 +292,7 @@ class Wallet:
     credit_limit: Decimal = ZERO
     credit_used: Decimal = ZERO
     held: Decimal = ZERO
+    held_traffic: Decimal = ZERO  # the part of ``held`` that traffic-kind holds reserve
     deposit_due: Decimal = ZERO
     deposit_paid: Decimal = ZERO
     grants: list[CouponGrant] = dataclasses.field(default_factory=list)  # every grant with remaining > 0
@@ -364,6 +365,13 @@ class Wallet:
         self.cash += to_cash
         return repay, to_cash
 
+    def normal_room(self, now: datetime) -> Decimal:
+        """By how much the funds a normal-kind capture may use (normal coupons, cash, credit)
+        exceed what normal-kind holds reserve. Traffic coupons back only traffic holds, so
+        besides ``available`` >= 0 this must stay >= 0 for every hold to stay capturable."""
+        return (self.coupons(now, "normal") + max(self.cash, ZERO) + (self.credit_limit - self.credit_used)
+                - (self.held - self.held_traffic))
+
     def _check_cash_out(self, amount: Decimal, now: datetime, what: str) -> None:
         """Cash leaving the wallet: it must be there, and the holds must stay covered."""
         if amount > self.cash:
@@ -372,15 +380,21 @@ class Wallet:
         if self.available(now) - amount < 0:
             raise errors.InsufficientFunds(f"available {self.available(now)} < {amount} ({what})", details={
                 "available": str(self.available(now)), "amount": str(amount), "operation": what})
+        room = self.normal_room(now)
+        if room - amount < 0:
+            raise errors.InsufficientFunds(f"{amount} would leave the holds uncovered ({what})", details={
+                "available": str(self.available(now)), "spendable": str(max(room, ZERO)), "amount": str(amount),
+                "operation": what})
 
     def _take_cash(self, b: EntryBuilder, amount: Decimal) -> None:
         b.post(self._acct(CASH), -amount)
         self.cash -= amount
 
-    def _plan(self, amount: Decimal, kind: str, now: datetime, available: Decimal
+    def _plan(self, amount: Decimal, kind: str, now: datetime, available: Decimal, room: Decimal
               ) -> list[tuple[str, CouponGrant | None, Decimal]]:
         """Sources in the spec's order: matching coupons (soonest expiry first), normal
-        coupons, cash, then credit. Raises InsufficientFunds and changes nothing."""
+        coupons, cash, then credit. What it draws from the funds normal holds rely on must fit
+        in ``room`` (``normal_room``). Raises InsufficientFunds and changes nothing."""
         if amount > available:
             raise errors.InsufficientFunds(f"available {available} < {amount}", details={
                 "available": str(available), "amount": str(amount)})
@@ -406,6 +420,12 @@ class Wallet:
             spendable = amount - left
             raise errors.InsufficientFunds(
                 f"spendable {spendable} < {amount} for a {kind} charge", details={
+                    "available": str(available), "spendable": str(spendable), "amount": str(amount)})
+        from_traffic = sum((take for _, g, take in plan if g is not None and g.kind == "traffic"), ZERO)
+        if amount - from_traffic > room:
+            spendable = from_traffic + max(room, ZERO)
+            raise errors.InsufficientFunds(
+                f"spendable {spendable} < {amount}: the rest is reserved by holds", details={
                     "available": str(available), "spendable": str(spendable), "amount": str(amount)})
         return plan
 
@@ -529,7 +549,8 @@ class Wallet:
         to_cash = recharge.amount - recharge.credit_repaid
         headroom = self.credit_limit - self.credit_used
         available = self.available(now)
-        if to_cash > self.cash or recharge.credit_repaid > headroom or recharge.amount > available:
+        if (to_cash > self.cash or recharge.credit_repaid > headroom or recharge.amount > available
+                or recharge.amount > self.normal_room(now)):
             raise errors.RevokeNotCovered(
                 f"the wallet no longer covers {recharge.amount} (cash {self.cash}, available {available})",
                 details={"cash": str(self.cash), "available": str(available), "amount": str(recharge.amount)})
@@ -719,7 +740,7 @@ class Wallet:
         paid = self._check_payees(payees, amount)
         self._check_withholding(withholding)
         day = self._check_budget(amount, now, tz)
-        plan = self._plan(amount, kind, now, self.available(now))
+        plan = self._plan(amount, kind, now, self.available(now), self.normal_room(now))
         b = EntryBuilder()
         self._apply_plan(b, plan)
         self._count_spend(day, amount)
@@ -752,11 +773,17 @@ class Wallet:
         if amount > available:
             raise errors.InsufficientFunds(f"available {available} < {amount}", details={
                 "available": str(available), "amount": str(amount)})
-        # what a capture of this kind could draw on at any moment before the hold expires: its
-        # kind's and normal coupons that last that long, cash and credit, less what is held
-        lasting = sum((g.remaining for g in self.grants
-                       if g.kind in (kind, "normal") and g.usable(now) and g.expires_at >= expires_at), ZERO)
-        spendable = lasting + max(self.cash, ZERO) + (self.credit_limit - self.credit_used) - self.held
+        # what a capture of this kind could draw on at any moment before the hold expires:
+        # normal coupons (and, for a traffic hold, traffic coupons) that last that long, cash
+        # and credit — less what the other holds reserve; normal holds cannot use traffic coupons
+        def lasting(k: str) -> Decimal:
+            return sum((g.remaining for g in self.grants
+                        if g.kind == k and g.usable(now) and g.expires_at >= expires_at), ZERO)
+
+        base = lasting("normal") + max(self.cash, ZERO) + (self.credit_limit - self.credit_used)
+        spendable = base + lasting("traffic") - self.held
+        if kind == "normal":
+            spendable = min(spendable, base - (self.held - self.held_traffic))
         if amount > spendable:
             raise errors.InsufficientFunds(
                 f"spendable {spendable} < {amount} for a {kind} hold until {expires_at.isoformat()}", details={
@@ -767,6 +794,8 @@ class Wallet:
         b.post(self._acct(HELD), amount)
         b.post(Account.platform(HOLDS), -amount)
         self.held += amount
+        if kind == "traffic":
+            self.held_traffic += amount
         entry = b.build(id=new_id("ent"), type="hold", org_id=self.org_id, created_at=now, amount=amount,
                         reference=reference, unique_key=f"hold:{self.org_id}:{reference}", actor_id=actor_id,
                         details={"hold_id": hold.id, "expires_at": expires_at.isoformat()})
@@ -779,6 +808,8 @@ class Wallet:
         b.post(self._acct(HELD), -left)
         b.post(Account.platform(HOLDS), left)
         self.held -= left
+        if hold.coupon_kind == "traffic":
+            self.held_traffic -= left
         return left
 
     def capture(self, hold: Hold, now: datetime, amount: Decimal | None = None, *, payees: Payees = (),
@@ -797,7 +828,9 @@ class Wallet:
         paid = self._check_payees(payees, amount)
         self._check_withholding(withholding)
         day = self._check_budget(amount, now, tz)
-        plan = self._plan(amount, hold.coupon_kind, now, self.available(now) + hold.remaining)
+        freed = hold.remaining if hold.coupon_kind == "normal" else ZERO  # its own reservation is not in the way
+        plan = self._plan(amount, hold.coupon_kind, now, self.available(now) + hold.remaining,
+                          self.normal_room(now) + freed)
         b = EntryBuilder()
         released = self._unhold(b, hold) - amount
         self._apply_plan(b, plan)

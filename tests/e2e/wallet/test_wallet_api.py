@@ -308,6 +308,24 @@ def test_hold_capture_and_release(world: World) -> None:
     assert types == ["release", "hold", "capture", "hold", "recharge"]
 
 
+def test_a_normal_hold_keeps_its_cash_while_only_traffic_coupons_are_free(world: World) -> None:
+    c = world.customer
+    world.offline(c.org_id, "100.00")
+    r = world.admin.post(url(c.org_id, "/coupons"), json={"kind": "traffic", "amount": "100.00",
+                                                          "expires_at": soon(24 * 30)})
+    assert r.status_code == 201, r.get_json()
+    r = c.api.post(url(c.org_id, "/holds"), json={"amount": "100.00", "reference": "order-n", "expires_at": soon(2)})
+    assert r.status_code == 201, r.get_json()
+    hold = r.get_json()["id"]
+    assert world.wallet(c.api, c.org_id)["available"] == "100.00"  # the traffic coupons
+    r = charge(c.api, c.org_id, "1.00", "normal-order")
+    assert r.status_code == 409 and err(r) == "insufficient_funds"  # the cash is the hold's
+    r = c.api.post(url(c.org_id, "/charges"), json={"amount": "100.00", "reference": "data", "coupon_kind": "traffic"})
+    assert r.status_code == 201 and r.get_json()["breakdown"]["traffic_coupon"] == "100.00"
+    r = c.api.post(f"/api/v1/holds/{hold}/capture", json={})
+    assert r.status_code == 201 and r.get_json()["breakdown"]["cash"] == "100.00"
+
+
 # -- allocation, coupons --------------------------------------------------------------------------------
 
 def test_only_the_wallets_own_organisation_withdraws(world: World) -> None:

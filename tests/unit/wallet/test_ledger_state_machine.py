@@ -79,11 +79,21 @@ class Model:
         self.cash[org] += amount - repay
         return repay
 
+    def held_of(self, org: str, kind: str, but: str | None = None) -> Decimal:
+        return sum((h[1] for hid, h in self.holds.items()
+                    if h[0] == org and h[2] == "active" and h[4] == kind and hid != but), ZERO)
+
+    def room(self, org: str, now: datetime, but: str | None = None) -> Decimal:
+        """Normal coupons, cash and credit beyond what normal holds reserve (traffic coupons
+        back only traffic holds); ``but`` leaves one hold out (the one being captured)."""
+        return (self.coupons(org, now, "normal") + self.cash[org] + self.limit[org] - self.used[org]
+                - self.held_of(org, "normal", but))
+
     def cash_out_ok(self, org: str, amount: Decimal, now: datetime) -> bool:
-        return amount <= self.cash[org] and amount <= self.available(org, now)
+        return amount <= self.cash[org] and amount <= self.available(org, now) and amount <= self.room(org, now)
 
     def spend(self, org: str, amount: Decimal, kind: str, now: datetime, available: Decimal,
-              payee: Decimal, withholding: bool) -> type[DomainError] | None:
+              payee: Decimal, withholding: bool, room: Decimal) -> type[DomainError] | None:
         """Predict and apply a charge; returns the error class a refusal must raise."""
         if withholding and not self.withholding[org]:
             return errors.WithholdingAgreementRequired
@@ -100,6 +110,9 @@ class Model:
                              and g[1][2] > 0 and now < g[1][3]), key=lambda g: (g[1][3], g[1][4], g[0]))
         spendable = sum((g[1][2] for g in order), ZERO) + self.cash[org] + self.limit[org] - self.used[org]
         if amount > spendable:
+            return errors.InsufficientFunds
+        traffic = sum((g[1][2] for g in order if g[1][1] == "traffic"), ZERO) if kind == "traffic" else ZERO
+        if amount - min(traffic, amount) > room:  # it would take what normal holds rely on
             return errors.InsufficientFunds
         left = amount
         for _, g in order:
@@ -206,7 +219,7 @@ class WalletMachine(RuleBasedStateMachine):
         if channel != "offline" or status != "paid":
             error: type[DomainError] | None = errors.NotRevocable
         elif (amount - repaid > m.cash[org] or repaid > m.limit[org] - m.used[org]
-              or amount > m.available(org, self.now)):
+              or amount > m.available(org, self.now) or amount > m.room(org, self.now)):
             error = errors.RevokeNotCovered
         else:
             error = None
@@ -331,7 +344,8 @@ class WalletMachine(RuleBasedStateMachine):
         m = self.model
         self.seq_ref = getattr(self, "seq_ref", 0) + 1
         snapshot = (dict(m.cash), dict(m.used), {k: list(v) for k, v in m.grants.items()}, dict(m.spent))
-        error = m.spend(org, amount, kind, self.now, m.available(org, self.now), payee, withholding)
+        error = m.spend(org, amount, kind, self.now, m.available(org, self.now), payee, withholding,
+                        m.room(org, self.now))
         if error is not None:
             m.cash, m.used, m.grants, m.spent = snapshot
         entry = self._expect(error, self.wallets[org].charge, amount, f"ref-{self.seq_ref}", self.now,
@@ -351,9 +365,14 @@ class WalletMachine(RuleBasedStateMachine):
         expires = self.now + timedelta(hours=hours)
         # a hold must be capturable until it expires: only coupons its capture may use
         # (its kind and normal) that last until then count, less everything already held
-        lasting = sum((g[2] for g in m.grants.values() if g[0] == org and g[1] in (kind, "normal") and g[2] > 0
-                       and self.now < g[3] and g[3] >= expires), ZERO)
-        spendable = lasting + m.cash[org] + m.limit[org] - m.used[org] - m.held[org]
+        def lasting(k: str) -> Decimal:
+            return sum((g[2] for g in m.grants.values() if g[0] == org and g[1] == k and g[2] > 0
+                        and self.now < g[3] and g[3] >= expires), ZERO)
+
+        base = lasting("normal") + m.cash[org] + m.limit[org] - m.used[org]
+        spendable = base + lasting("traffic") - m.held[org]
+        if kind == "normal":  # normal holds cannot use traffic coupons
+            spendable = min(spendable, base - m.held_of(org, "normal"))
         error = None if amount <= m.available(org, self.now) and amount <= spendable else errors.InsufficientFunds
         self.seq_ref = getattr(self, "seq_ref", 0) + 1
         result = self._expect(error, self.wallets[org].place_hold, amount, f"order-{self.seq_ref}", expires,
@@ -382,8 +401,9 @@ class WalletMachine(RuleBasedStateMachine):
         else:
             snapshot = (dict(m.cash), dict(m.used), {k: list(v) for k, v in m.grants.items()}, dict(m.spent),
                         dict(m.held))
+            room = m.room(org, self.now, but=hid)
             m.held[org] -= amount
-            error = m.spend(org, take, kind, self.now, m.available(org, self.now), payee, False)
+            error = m.spend(org, take, kind, self.now, m.available(org, self.now), payee, False, room)
             if error is not None:
                 m.cash, m.used, m.grants, m.spent, m.held = snapshot
         entry = self._expect(error, self.wallets[org].capture, self.holds[hid], self.now, take, payees=payees)
@@ -510,6 +530,8 @@ class WalletMachine(RuleBasedStateMachine):
                 m.cash[org], m.used[org], m.limit[org], m.held[org], m.due[org], m.paid[org]), org
             assert w.coupons(self.now) == m.coupons(org, self.now)
             assert w.available(self.now) == m.available(org, self.now)
+            assert w.held_traffic == m.held_of(org, "traffic")
+            assert w.normal_room(self.now) == m.room(org, self.now)
         for gid, g in self.grants.items():
             assert g.remaining == m.grants[gid][2]
         for hid, h in self.holds.items():

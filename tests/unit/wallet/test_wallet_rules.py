@@ -239,6 +239,23 @@ def test_a_hold_is_placed_only_on_funds_its_capture_can_use_until_it_expires() -
     assert w.capture(hold2, expiry - timedelta(seconds=2)).breakdown() == Breakdown(normal_coupon=D("50.00"))
 
 
+def test_nothing_spends_what_a_normal_hold_relies_on_while_traffic_coupons_remain() -> None:
+    w = wallet(cash="100.00")
+    expiry = NOW + timedelta(hours=2)
+    w.grant_coupon("traffic", D("100.00"), NOW + timedelta(days=30), NOW)
+    hold, _ = w.place_hold(D("100.00"), "order-n", expiry, NOW)  # backed by the cash only
+    assert (w.available(NOW), w.normal_room(NOW)) == (D("100.00"), D("0.00"))
+    with pytest.raises(errors.InsufficientFunds) as exc:
+        w.charge(D("1.00"), "normal-order", NOW)  # available says 100, but only traffic coupons are free
+    assert exc.value.details["spendable"] == "0.00"
+    with pytest.raises(errors.InsufficientFunds):
+        w._check_cash_out(D("1.00"), NOW, "withdrawal")
+    assert w.charge(D("100.00"), "data-order", NOW, coupon_kind="traffic").breakdown() == Breakdown(
+        traffic_coupon=D("100.00"))
+    assert w.capture(hold, NOW + timedelta(minutes=5)).breakdown() == Breakdown(cash=D("100.00"))
+    assert (w.held, w.held_traffic, w.cash) == (0, 0, 0)
+
+
 def test_a_hold_cannot_be_captured_at_or_after_its_expiry() -> None:
     w = wallet(cash="100.00")
     expiry = NOW + timedelta(minutes=30)
