@@ -293,10 +293,11 @@ class WalletBase:
     # -- access -------------------------------------------------------------------------
 
     @staticmethod
-    def _principal_of(uow: UnitOfWork, agency_org_id: str, principal_org_id: str) -> bool:
+    def _principal_of(uow: UnitOfWork, agency_org_id: str, principal_org_id: str,
+                      statuses: tuple[str, ...] = ("authorized",)) -> bool:
         """Both may be wallet keys: the relation is between their organisations."""
         rel = uow.repo(RelationRepository).find("agency_principal", org_of(agency_org_id), org_of(principal_org_id))
-        return rel is not None and rel.status == "authorized"
+        return rel is not None and rel.status in statuses
 
     # Access is decided on the wallet's organisation: ``org_id`` arguments below are wallet
     # keys (the organisation id, or "<org_id>~external"), reduced with ``org_of``.
@@ -383,10 +384,6 @@ class WalletService(WalletBase):
         super().__init__(uow_factory, clock)
         self._charges: Combiner[_Charge, EntryResult] = Combiner(
             self._charge_batch, self._charge_one, settings.wallet_charge_batch)
-
-    def combining(self) -> tuple[int, int]:
-        """(combined batches, charges that ran in them) so far in this process (ADR 0006)."""
-        return self._charges.batches, self._charges.combined
 
     def on_charge_batch(self, observer: Callable[[int], None]) -> None:
         """Tell ``observer(size)`` of every combined batch of charges (metrics)."""
@@ -709,9 +706,8 @@ class WalletService(WalletBase):
         caller.require("wallet.allocate", org_id=org_of(agency_org_id))
         if caller.is_platform or org_of(agency_org_id) not in (caller.org_id,):
             raise Forbidden("only the agency itself allocates its money", code="permission_denied")
-        rel = uow.repo(RelationRepository).find("agency_principal", org_of(agency_org_id), org_of(principal_org_id))
         allowed = ("authorized", "terminated") if ended_too else ("authorized",)
-        if rel is None or rel.status not in allowed:
+        if not self._principal_of(uow, agency_org_id, principal_org_id, allowed):
             raise errors.PrincipalNotFound("no such authorised principal")
 
     @staticmethod
