@@ -330,12 +330,24 @@ def run_service(app_url: str, org_ids: list[str], clients: int, seconds: int,
 # -- (c) HTTP under gunicorn ------------------------------------------------------------------------
 
 def start_gunicorn(app_url: str, port: int, workers: int, threads: int = 4) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AGORA_DATABASE_URL": app_url, "AGORA_RUN_SCHEDULER": "false", "AGORA_SECRET_KEY": SECRET,
-           "AGORA_PAYMENT": "sandbox", "AGORA_STORAGE_DIR": str(ROOT / "var" / "bench-files"),
-           "PYTHONPATH": str(ROOT)}
+    """gunicorn as ``agora serve`` runs it (its worker class, settings and metrics
+    directory: ``entrypoints.cli.gunicorn_args``), with ``threads`` per worker."""
+    from entrypoints.cli import gunicorn_args
+
+    saved = dict(os.environ)
+    try:  # gunicorn_args puts the workers' metrics directory in os.environ: only gunicorn's
+        args = gunicorn_args("127.0.0.1", port, workers)
+        metrics = {k: os.environ[k] for k in ("PROMETHEUS_MULTIPROC_DIR", "AGORA_OWNED_METRICS_DIR")
+                   if k in os.environ}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    args[args.index("--threads") + 1] = str(threads)
+    env = {**os.environ, **metrics, "AGORA_DATABASE_URL": app_url, "AGORA_RUN_SCHEDULER": "false",
+           "AGORA_SECRET_KEY": SECRET, "AGORA_PAYMENT": "sandbox",
+           "AGORA_STORAGE_DIR": str(ROOT / "var" / "bench-files"), "PYTHONPATH": str(ROOT)}
     env.pop("AGORA_REDIS_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "entrypoints.wsgi:app", "--bind", f"127.0.0.1:{port}",
-                             "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
+    proc = subprocess.Popen([sys.executable, "-m", *args, "--log-level", "warning"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     for _ in range(150):

@@ -67,7 +67,8 @@ def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
         path = tempfile.mkdtemp(prefix="agora-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ[OWNED_METRICS_DIR] = path
     return ["gunicorn", "entrypoints.wsgi:app", "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--threads", "4", "--timeout", "60",  # the app logs each request (JSON, with its id)
+            "--threads", "4", "--worker-class", "entrypoints.gunicorn_worker.KeepAliveThreadWorker",
+            "--timeout", "60",  # the app logs each request (JSON, with its id)
             "--config", "python:entrypoints.gunicorn_conf"]
 
 

@@ -45,9 +45,11 @@ def reject_nul_in_path(endpoint: str | None, values: dict[str, Any] | None) -> N
 
 def body(schema: type[Schema] | Schema) -> dict[str, Any]:
     """Parse the JSON body with a schema that rejects unknown fields (422)."""
-    data = request.get_json(silent=True, force=True) if request.data else {}
-    if data is None:
-        raise ApiError(400, "malformed_json", "request body is not valid JSON")
+    raw = request.get_data(cache=True)  # not ``request.data``: that would parse it as a form first
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "request body must be a JSON object")
     reject_nul(data)

@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, *overrides: injector.Module,
         log.info("%s %s %s", request.method, request.path, response.status_code,
                  extra={"method": request.method, "path": request.path, "route": route,
                         "status": response.status_code, "duration_ms": round(elapsed * 1000, 2),
-                        "remote_addr": request.remote_addr, "user_agent": request.user_agent.string or None})
+                        "remote_addr": request.remote_addr, "user_agent": request.headers.get("User-Agent") or None})
         return response
 
     return app
