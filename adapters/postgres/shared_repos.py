@@ -4,13 +4,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from adapters.postgres import tables as t
 from application.shared.audit import AuditFilter, AuditLog, AuditRecord
-from application.shared.idempotency import IdempotencyStore, StoredResponse
+from application.shared.idempotency import (
+    APPLIED,
+    DONE,
+    IN_PROGRESS,
+    LEASE,
+    REPLAYING,
+    IdempotencyStore,
+    StoredResponse,
+)
 from application.shared.notifications import InboxMessage, InboxRepository
 from application.shared.outbox import OutboxMessage, OutboxRepository
 from application.shared.ratelimit import RateLimiter
@@ -73,26 +81,50 @@ class SqlIdempotencyStore(IdempotencyStore):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def reserve(self, scope: str, key: str, request_hash: str, now: datetime) -> StoredResponse | None:
-        stored = savepoint_insert(self.conn, insert(t.idempotency_keys).values(
-            scope=scope, key=key, request_hash=request_hash, status="in_progress", created_at=now))
-        if stored:
+    def _where(self, scope: str, key: str) -> tuple[Any, ...]:
+        return t.idempotency_keys.c.scope == scope, t.idempotency_keys.c.key == key
+
+    def reserve(self, scope: str, key: str, request_hash: str, lease: str, now: datetime) -> StoredResponse | None:
+        k = t.idempotency_keys.c
+        if savepoint_insert(self.conn, insert(t.idempotency_keys).values(
+                scope=scope, key=key, request_hash=request_hash, status=IN_PROGRESS, created_at=now,
+                lease=lease, locked_at=now)):
             return None
-        r = self.conn.execute(select(t.idempotency_keys).where(
-            t.idempotency_keys.c.scope == scope, t.idempotency_keys.c.key == key)).one()
+        # one statement decides a take-over: of two retries, only one can match the old lease
+        taken = self.conn.execute(update(t.idempotency_keys).where(
+            *self._where(scope, key), k.request_hash == request_hash, k.status != DONE,
+            or_(k.locked_at.is_(None), k.locked_at <= now - LEASE)).values(
+            lease=lease, locked_at=now,
+            status=case((k.status == IN_PROGRESS, IN_PROGRESS), else_=REPLAYING))).rowcount
+        if taken:
+            return None
+        r = self.conn.execute(select(t.idempotency_keys).where(*self._where(scope, key))).one()
         return StoredResponse(scope=r.scope, key=r.key, request_hash=r.request_hash, status=r.status,
                               created_at=r.created_at, response_status=r.response_status,
-                              response_body=r.response_body)
+                              response_body=r.response_body, lease=r.lease, locked_at=r.locked_at)
 
-    def complete(self, scope: str, key: str, status: int, body: str) -> None:
+    def fence(self, scope: str, key: str, lease: str) -> str | None:
+        k = t.idempotency_keys.c
+        if self.conn.execute(update(t.idempotency_keys).where(
+                *self._where(scope, key), k.lease == lease, k.status.in_((IN_PROGRESS, APPLIED))).values(
+                status=APPLIED)).rowcount:
+            return None
+        row = self.conn.execute(select(k.status, k.lease).where(*self._where(scope, key))).one_or_none()
+        if row is None or row.lease != lease:
+            return "taken_over"
+        return str(row.status)
+
+    def complete(self, scope: str, key: str, lease: str, status: int, body: str) -> None:
         self.conn.execute(update(t.idempotency_keys).where(
-            t.idempotency_keys.c.scope == scope, t.idempotency_keys.c.key == key).values(
-            status="done", response_status=status, response_body=body))
+            *self._where(scope, key), t.idempotency_keys.c.lease == lease).values(
+            status=DONE, response_status=status, response_body=body))
 
-    def release(self, scope: str, key: str) -> None:
+    def release(self, scope: str, key: str, lease: str) -> None:
+        k = t.idempotency_keys.c
         self.conn.execute(delete(t.idempotency_keys).where(
-            t.idempotency_keys.c.scope == scope, t.idempotency_keys.c.key == key,
-            t.idempotency_keys.c.status == "in_progress"))
+            *self._where(scope, key), k.lease == lease, k.status == IN_PROGRESS))
+        self.conn.execute(update(t.idempotency_keys).where(
+            *self._where(scope, key), k.lease == lease, k.status != DONE).values(locked_at=None))
 
     def purge(self, before: datetime) -> int:
         return self.conn.execute(delete(t.idempotency_keys).where(

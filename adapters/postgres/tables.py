@@ -55,6 +55,8 @@ idempotency_keys = Table(
     Column("response_status", Integer),
     Column("response_body", Text),
     Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("lease", String(32)),  # the holder's token (application/shared/idempotency.py)
+    Column("locked_at", UTCDateTime),  # when it took the key; NULL: let go after a failure
 )
 
 rate_limit_hits = Table(

@@ -2,14 +2,38 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from domain.shared.events import DomainEvent
 
 T = TypeVar("T")
 log = logging.getLogger("agora.uow")
+
+CommitGuard = Callable[["UnitOfWork"], None]
+_guards: ContextVar[tuple[CommitGuard, ...]] = ContextVar("agora_commit_guards", default=())
+
+
+@contextlib.contextmanager
+def commit_guards(guards: tuple[CommitGuard, ...]) -> Iterator[None]:
+    """Every unit of work committed inside (in this thread or context) first runs these
+    guards in its own transaction; a guard that raises makes the commit fail, so the work
+    is rolled back. An Idempotency-Key's lease is checked this way (the key is marked
+    applied in the same transaction as the effect). ``()`` exempts technical commits."""
+    token = _guards.set(guards)
+    try:
+        yield
+    finally:
+        _guards.reset(token)
+
+
+def current_commit_guards() -> tuple[CommitGuard, ...]:
+    """The guards of the current context: a service that runs a caller's work in another
+    thread (charge combining) takes them along."""
+    return _guards.get()
 
 
 class UnitOfWork(abc.ABC):
@@ -40,6 +64,8 @@ class UnitOfWork(abc.ABC):
         self._after_commit.append(callback)
 
     def commit(self) -> None:
+        for guard in _guards.get():
+            guard(self)
         self._commit()
         self.committed = True
         callbacks, self._after_commit = self._after_commit, []

@@ -61,7 +61,13 @@ from application.shared.audit import record
 from application.shared.clock import Clock
 from application.shared.paging import Page, PageRequest
 from application.shared.settings import Settings
-from application.shared.uow import UnitOfWork, UnitOfWorkFactory
+from application.shared.uow import (
+    CommitGuard,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    commit_guards,
+    current_commit_guards,
+)
 from application.wallet.combining import Combiner
 from domain.identity.ports import OrganizationRepository, RelationRepository
 from domain.shared.errors import DomainError, Forbidden, NotFound, ValidationFailed
@@ -124,6 +130,8 @@ class _Charge:
     withholding: bool
     actor: str | None
     note: str | None
+    # the caller's commit guards (its Idempotency-Key lease): a leader thread commits for it
+    guards: tuple[CommitGuard, ...] = ()
 
 
 class MissingWallets(Exception):
@@ -270,7 +278,8 @@ class WalletBase:
                 with self.uow_factory() as uow:
                     return command(Ledger(uow, self.clock, now))
             except MissingWallets as missing:
-                self._create_wallets(missing.org_ids, now)
+                with commit_guards(()):  # creating empty wallets is no effect of the request
+                    self._create_wallets(missing.org_ids, now)
         raise RuntimeError("wallets could not be created")  # pragma: no cover - defensive
 
     def _create_wallets(self, org_ids: set[str], now: datetime) -> None:
@@ -505,10 +514,15 @@ class WalletService(WalletBase):
         mode = self._spend_mode(caller, org_id, bool(payee_list))
         if caller is None and withholding is not None:
             mode = withholding
-        request = _Charge(org_id, amount, reference, coupon_kind, tuple(payee_list), mode, self._actor(caller), note)
+        request = _Charge(org_id, amount, reference, coupon_kind, tuple(payee_list), mode, self._actor(caller), note,
+                          current_commit_guards())
         return self._charges.submit(org_id, request)
 
     def _charge_one(self, c: _Charge) -> EntryResult:
+        with commit_guards(c.guards):  # its own, in whichever thread runs it
+            return self._charge_one_guarded(c)
+
+    def _charge_one_guarded(self, c: _Charge) -> EntryResult:
         def command(tx: Ledger) -> EntryResult:
             wallets = tx.lock(c.org_id, *(p for p, _ in c.payees))
             try:
@@ -531,7 +545,13 @@ class WalletService(WalletBase):
 
     def _charge_batch(self, charges: Sequence[_Charge]) -> list[EntryResult | BaseException]:
         """Charges of one wallet in one transaction, decided one after the other in order,
-        exactly as if each had waited for the wallet's lock behind the previous one."""
+        exactly as if each had waited for the wallet's lock behind the previous one. The
+        commit runs every charge's guards: if one fails, the batch fails as a whole and
+        each charge runs again on its own (``Combiner``)."""
+        with commit_guards(tuple(g for c in charges for g in c.guards)):
+            return self._charge_batch_guarded(charges)
+
+    def _charge_batch_guarded(self, charges: Sequence[_Charge]) -> list[EntryResult | BaseException]:
         org_id = charges[0].org_id
 
         def command(tx: Ledger) -> list[EntryResult | BaseException]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,9 +12,9 @@ from flask import Response, current_app, g, jsonify, request
 from marshmallow import Schema
 
 from application.shared.clock import Clock
-from application.shared.idempotency import IdempotencyStore
+from application.shared.idempotency import DONE, LEASE, IdempotencyStore, lease_guard
 from application.shared.paging import Page, PageRequest
-from application.shared.uow import UnitOfWorkFactory
+from application.shared.uow import UnitOfWorkFactory, commit_guards
 from entrypoints.http.errors import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,7 +85,11 @@ def _container() -> Any:
 def idempotent(scope: str) -> Callable[[F], F]:
     """Honour ``Idempotency-Key`` (api.md): same key + same body -> first response;
     same key + other body -> 409 ``idempotency_key_reused``; concurrent repeat -> 409
-    ``idempotency_key_in_progress``. Keys are per caller organisation and endpoint."""
+    ``idempotency_key_in_progress``. Keys are per caller organisation and endpoint.
+
+    The request holds the key under a lease, and its effect commits only with the key
+    marked applied (application/shared/idempotency.py): a retry takes over a key whose
+    holder died, and a key whose effect committed never lets the effect happen twice."""
 
     def wrap(view: F) -> F:
         @functools.wraps(view)
@@ -99,30 +104,34 @@ def idempotent(scope: str) -> Callable[[F], F]:
             who = caller.effective_org_id if caller else (request.remote_addr or "anon")
             full_scope = f"{scope}:{who}"
             digest = _request_digest(caller)
+            lease = uuid.uuid4().hex
             container = _container()
             with container.get(UnitOfWorkFactory)() as uow:
-                existing = uow.repo(IdempotencyStore).reserve(full_scope, key, digest, container.get(Clock).now())
+                existing = uow.repo(IdempotencyStore).reserve(full_scope, key, digest, lease,
+                                                               container.get(Clock).now())
                 uow.commit()
             if existing is not None:
                 if existing.request_hash != digest:
                     raise ApiError(409, "idempotency_key_reused",
                                    "this Idempotency-Key was used with a different request")
-                if existing.status != "done":
+                if existing.status != DONE:
                     raise ApiError(409, "idempotency_key_in_progress",
-                                   "a request with this Idempotency-Key is still being processed")
+                                   "a request with this Idempotency-Key is still being processed; "
+                                   f"retry in {int(LEASE.total_seconds())} s if it never answers")
                 resp = current_app.response_class(existing.response_body, status=existing.response_status,
                                                   mimetype="application/json")
                 resp.headers["Idempotent-Replayed"] = "true"
                 return resp
             try:
-                result = view(*args, **kwargs)
+                with commit_guards((lease_guard(full_scope, key, lease),)):
+                    result = view(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - the handler turns it into the response
                 # a refused command wrote nothing, so its answer is final only for 4xx
                 response = current_app.make_response(current_app.handle_user_exception(exc))
-                _finish(container, full_scope, key, response)
+                _finish(container, full_scope, key, lease, response)
                 return response
             response = current_app.make_response(result)
-            _finish(container, full_scope, key, response)
+            _finish(container, full_scope, key, lease, response)
             return response
 
         return inner  # type: ignore[return-value]
@@ -146,13 +155,13 @@ def _request_digest(caller: Any) -> str:
                           ).hexdigest()
 
 
-def _finish(container: Any, scope: str, key: str, response: Response) -> None:
+def _finish(container: Any, scope: str, key: str, lease: str, response: Response) -> None:
     with container.get(UnitOfWorkFactory)() as uow:
         store = uow.repo(IdempotencyStore)
         if response.status_code >= 500:
-            store.release(scope, key)  # a bug or outage: let the client retry for real
+            store.release(scope, key, lease)  # a bug or outage: the client may retry at once
         else:
-            store.complete(scope, key, response.status_code, response.get_data(as_text=True))
+            store.complete(scope, key, lease, response.status_code, response.get_data(as_text=True))
         uow.commit()
 
 
