@@ -12,7 +12,6 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from adapters.postgres import tables as t
-
 from application.shared.idempotency import LEASE, IdempotencyStore, lease_guard
 from application.shared.uow import UnitOfWorkFactory, commit_guards
 from application.wallet import RechargeService, WalletService
