@@ -359,7 +359,13 @@ def start_gunicorn(app_url: str, port: int, workers: int, threads: int = 4) -> s
         except OSError:
             pass
         time.sleep(0.2)
-    proc.kill()
+    os.killpg(proc.pid, signal.SIGTERM)  # the whole group: its on_exit removes the metrics directory
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    if metrics.get("AGORA_OWNED_METRICS_DIR"):
+        shutil.rmtree(metrics["AGORA_OWNED_METRICS_DIR"], ignore_errors=True)
     raise RuntimeError("gunicorn did not start")
 
 

@@ -11,13 +11,14 @@ the common one, and on the charge endpoint it cost about a tenth of the worker's
 :class:`KeepAliveThreadWorker` lets the thread that answered keep the connection for a
 moment: if the next request is readable within ``AGORA_HTTP_KEEPALIVE_LINGER_MS`` it
 serves it itself. It never holds a connection while another one waits for a thread (it
-looks at the pool's queue before each wait), nor for more than
+looks at the pool's queue before and after each wait), nor for more than
 ``AGORA_HTTP_KEEPALIVE_TURN`` requests in a row, so connections take turns as before;
 otherwise every request goes through gunicorn's own code (parsing, limits, timeouts,
 graceful stop). A linger of 0 turns the fast path off.
 """
 from __future__ import annotations
 
+import math
 import os
 import select
 from typing import Any
@@ -36,8 +37,8 @@ def _setting(name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, not {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number, not negative")
     return value
 
 
@@ -47,20 +48,27 @@ class KeepAliveThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is 
         self.turn = max(1, int(_setting(TURN_ENV, 32)))
         super().init_process()
 
+    def _others_wait(self) -> bool:
+        """Is a connection queued for a thread? (Without a way to tell: assume so.)"""
+        pending = getattr(self.tpool, "_work_queue", None)
+        return pending is None or not pending.empty()
+
     def handle(self, conn: Any) -> Any:
         served = 0
         while True:
             result = super().handle(conn)
             served += 1
             if result is not True or not self.alive or served >= self.turn or self.linger_ms <= 0 \
-                    or not self.tpool._work_queue.empty():  # another connection waits for a thread
+                    or self._others_wait():
                 return result
-            if not conn.parser.unreader.buf.getvalue():  # nothing read ahead: wait briefly for it
-                poll = select.poll()
-                try:
-                    poll.register(conn.sock, select.POLLIN)
-                    readable = poll.poll(self.linger_ms)
-                except (OSError, ValueError):  # closed under us: let gunicorn's path find out
-                    return result
-                if not readable:
-                    return result  # idle: back to the poller, as gunicorn does
+            pending = getattr(conn.sock, "pending", None)  # TLS: bytes decrypted already
+            if conn.parser.unreader.buf.getvalue() or (pending is not None and pending()):
+                continue  # the next request is read ahead already
+            poll = select.poll()
+            try:
+                poll.register(conn.sock, select.POLLIN)
+                readable = poll.poll(self.linger_ms)
+            except (OSError, ValueError):  # closed under us: let gunicorn's path find out
+                return result
+            if not readable or self._others_wait():  # idle, or someone came meanwhile:
+                return result  # back to the poller, as gunicorn does

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -86,28 +86,32 @@ class SqlIdempotencyStore(IdempotencyStore):
 
     def reserve(self, scope: str, key: str, request_hash: str, lease: str, now: datetime) -> StoredResponse | None:
         k = t.idempotency_keys.c
-        if savepoint_insert(self.conn, insert(t.idempotency_keys).values(
-                scope=scope, key=key, request_hash=request_hash, status=IN_PROGRESS, created_at=now,
-                lease=lease, locked_at=now)):
-            return None
-        # one statement decides a take-over: of two retries, only one can match the old lease
-        taken = self.conn.execute(update(t.idempotency_keys).where(
-            *self._where(scope, key), k.request_hash == request_hash, k.status != DONE,
-            or_(k.locked_at.is_(None), k.locked_at <= now - LEASE)).values(
-            lease=lease, locked_at=now,
-            status=case((k.status == IN_PROGRESS, IN_PROGRESS), else_=REPLAYING))).rowcount
-        if taken:
-            return None
-        r = self.conn.execute(select(t.idempotency_keys).where(*self._where(scope, key))).one()
-        return StoredResponse(scope=r.scope, key=r.key, request_hash=r.request_hash, status=r.status,
-                              created_at=r.created_at, response_status=r.response_status,
-                              response_body=r.response_body, lease=r.lease, locked_at=r.locked_at)
+        for _ in range(3):  # a holder's release may delete the row between our insert and select
+            if savepoint_insert(self.conn, insert(t.idempotency_keys).values(
+                    scope=scope, key=key, request_hash=request_hash, status=IN_PROGRESS, created_at=now,
+                    lease=lease, locked_at=now)):
+                return None
+            # one statement decides a take-over: of two retries, only one can match the old lease.
+            # A stale lease, or one let go after a 5xx (NULL) — but an in-progress row without a
+            # lease was written by code older than leases, whose holder has no fence: never
+            stale = or_(k.locked_at <= now - LEASE, and_(k.locked_at.is_(None), k.status != IN_PROGRESS))
+            if self.conn.execute(update(t.idempotency_keys).where(
+                    *self._where(scope, key), k.request_hash == request_hash, k.status != DONE, stale).values(
+                    lease=lease, locked_at=now,
+                    status=case((k.status == IN_PROGRESS, IN_PROGRESS), else_=REPLAYING))).rowcount:
+                return None
+            r = self.conn.execute(select(t.idempotency_keys).where(*self._where(scope, key))).one_or_none()
+            if r is not None:
+                return StoredResponse(scope=r.scope, key=r.key, request_hash=r.request_hash, status=r.status,
+                                      created_at=r.created_at, response_status=r.response_status,
+                                      response_body=r.response_body, lease=r.lease, locked_at=r.locked_at)
+        raise RuntimeError("idempotency key kept vanishing")  # pragma: no cover - three races in a row
 
-    def fence(self, scope: str, key: str, lease: str) -> str | None:
+    def fence(self, scope: str, key: str, lease: str, now: datetime) -> str | None:
         k = t.idempotency_keys.c
         if self.conn.execute(update(t.idempotency_keys).where(
                 *self._where(scope, key), k.lease == lease, k.status.in_((IN_PROGRESS, APPLIED))).values(
-                status=APPLIED)).rowcount:
+                status=APPLIED, locked_at=now)).rowcount:  # the holder is alive: its lease starts again
             return None
         row = self.conn.execute(select(k.status, k.lease).where(*self._where(scope, key))).one_or_none()
         if row is None or row.lease != lease:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from application.shared.jobs import JobQueue
+from application.shared.uow import commit_guards
 
 log = logging.getLogger("agora.jobs")
 Runner = Callable[[str, dict[str, Any]], None]
@@ -45,7 +46,8 @@ class InProcessJobQueue(JobQueue):
 
     def _run(self, job_name: str, kwargs: dict[str, Any]) -> None:
         try:
-            self.runner(job_name, kwargs)
+            with commit_guards(()):  # inline, a job is not part of the request that asked for it
+                self.runner(job_name, kwargs)
         except Exception:
             log.exception("job %s failed", job_name)
 

@@ -6,8 +6,9 @@ transaction (a commit guard, see ``application.shared.uow.commit_guards``), and 
 while the request still holds the lease. So:
 
 - a request that died before its effect committed leaves an ``in_progress`` record; once
-  its lease is stale (``LEASE``) a retry takes the key over and runs — a slow holder
-  that wakes up later cannot commit any more (its guard fails, its work rolls back);
+  its lease is stale (``LEASE`` since it took the key or last committed) a retry takes the
+  key over and runs — a slow holder that wakes up later cannot commit any more (the unit
+  of work whose guard fails rolls back; what it committed before stays);
 - a request whose effect committed but whose answer was lost (it died, or failed with a
   5xx afterwards) leaves an ``applied`` record: a retry runs the request again
   (``replaying``) but may not commit anything, so a command that knows its own repeats
@@ -55,10 +56,11 @@ class IdempotencyStore(abc.ABC):
         None when ``lease`` now holds it; otherwise the record as it stands."""
 
     @abc.abstractmethod
-    def fence(self, scope: str, key: str, lease: str) -> str | None:
-        """In the transaction of the request's effect: mark the record ``applied`` if
-        ``lease`` holds it and it is ``in_progress`` or ``applied``. Returns None when it
-        did, else the record's status (``replaying``, or another holder's)."""
+    def fence(self, scope: str, key: str, lease: str, now: datetime) -> str | None:
+        """In the transaction of the request's effect: mark the record ``applied`` (and its
+        lease renewed at ``now``) if ``lease`` holds it and it is ``in_progress`` or
+        ``applied``. Returns None when it did, else the record's status (``replaying``, or
+        ``taken_over`` when another request holds it)."""
 
     @abc.abstractmethod
     def complete(self, scope: str, key: str, lease: str, status: int, body: str) -> None:
@@ -82,11 +84,12 @@ class IdempotencyKeyTakenOver(Conflict):
     code = "idempotency_key_taken_over"
 
 
-def lease_guard(scope: str, key: str, lease: str) -> Callable[[UnitOfWork], None]:
-    """The commit guard of a request holding an Idempotency-Key (see the module doc)."""
+def lease_guard(scope: str, key: str, lease: str, now: Callable[[], datetime]) -> Callable[[UnitOfWork], None]:
+    """The commit guard of a request holding an Idempotency-Key (see the module doc);
+    ``now`` is the clock the leases are taken by."""
 
     def guard(uow: UnitOfWork) -> None:
-        status = uow.repo(IdempotencyStore).fence(scope, key, lease)
+        status = uow.repo(IdempotencyStore).fence(scope, key, lease, now())
         if status is None:
             return
         if status == REPLAYING:

@@ -21,7 +21,7 @@ from application.shared.audit import record
 from application.shared.clock import Clock
 from application.shared.paging import Page, PageRequest
 from application.shared.settings import Settings
-from application.shared.uow import UnitOfWorkFactory
+from application.shared.uow import UnitOfWorkFactory, commit_guards
 from application.wallet.payments import GatewayError, InvalidNotification, PaymentGateway, PaymentGateways
 from application.wallet.services import EntryResult, Ledger, WalletBase
 from domain.shared.errors import Conflict, DomainError, Forbidden, ValidationFailed
@@ -129,7 +129,10 @@ class RechargeService(WalletBase):
         gateway = self._gateway(channel)
         now = self.clock.now()
         recharge = Recharge.online_intent(org_id, channel, amount, note, now, self._actor(caller))
-        with self.uow_factory() as uow:
+        # the request's effect (what an Idempotency-Key guards, ADR 0008) is the recharge with
+        # its payment URL: the intent before the gateway call and a failed attempt are not
+        # (a retry after either must be able to try again)
+        with commit_guards(()), self.uow_factory() as uow:
             if not self._may_hold(uow, org_id):
                 raise errors.WalletNotFound("no such wallet")
             uow.repo(RechargeRepository).add(recharge)
@@ -142,7 +145,8 @@ class RechargeService(WalletBase):
         except GatewayError as exc:
             log.warning("gateway %s refused recharge %s: %s", channel, recharge.id, exc)
             recharge.fail(f"gateway: {exc}")
-            self._save_recharge(recharge)
+            with commit_guards(()):
+                self._save_recharge(recharge)
             raise GatewayUnavailable(f"the {channel} gateway is unavailable; nothing was charged") from exc
         recharge.payment_url = intent.payment_url
         recharge.gateway_trade_no = intent.gateway_trade_no
@@ -317,7 +321,8 @@ class RechargeService(WalletBase):
             return withdrawal
 
         withdrawal = self._run(command)
-        self._process_withdrawal(withdrawal.id)
+        with commit_guards(()):  # settling it is the gateway's follow-up (the reconcile job's too)
+            self._process_withdrawal(withdrawal.id)
         return self.get_withdrawal(caller, org_id, withdrawal.id)
 
     def _process_withdrawal(self, withdrawal_id: str) -> int:

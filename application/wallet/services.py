@@ -546,12 +546,9 @@ class WalletService(WalletBase):
     def _charge_batch(self, charges: Sequence[_Charge]) -> list[EntryResult | BaseException]:
         """Charges of one wallet in one transaction, decided one after the other in order,
         exactly as if each had waited for the wallet's lock behind the previous one. The
-        commit runs every charge's guards: if one fails, the batch fails as a whole and
-        each charge runs again on its own (``Combiner``)."""
-        with commit_guards(tuple(g for c in charges for g in c.guards)):
-            return self._charge_batch_guarded(charges)
-
-    def _charge_batch_guarded(self, charges: Sequence[_Charge]) -> list[EntryResult | BaseException]:
+        commit runs the guards (Idempotency-Key leases) of the charges it writes an entry
+        for — not of refused or repeated ones, which take no effect: if one fails, the batch
+        fails as a whole and each charge runs again on its own (``Combiner``)."""
         org_id = charges[0].org_id
 
         def command(tx: Ledger) -> list[EntryResult | BaseException]:
@@ -584,7 +581,9 @@ class WalletService(WalletBase):
                     assert res is not None
                 results.append(res)
             tx.save()
-            tx.uow.commit()
+            with commit_guards(tuple(g for c, res in zip(charges, out, strict=True)
+                                     if isinstance(res, EntryResult) for g in c.guards)):
+                tx.uow.commit()
             return results
 
         return self._run(command)

@@ -49,7 +49,7 @@ def body(schema: type[Schema] | Schema) -> dict[str, Any]:
     raw = request.get_data(cache=True)  # not ``request.data``: that would parse it as a form first
     try:
         data = json.loads(raw) if raw else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
         raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "request body must be a JSON object")
@@ -123,7 +123,7 @@ def idempotent(scope: str) -> Callable[[F], F]:
                 resp.headers["Idempotent-Replayed"] = "true"
                 return resp
             try:
-                with commit_guards((lease_guard(full_scope, key, lease),)):
+                with commit_guards((lease_guard(full_scope, key, lease, container.get(Clock).now),)):
                     result = view(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - the handler turns it into the response
                 # a refused command wrote nothing, so its answer is final only for 4xx
@@ -148,7 +148,7 @@ def _request_digest(caller: Any) -> str:
     try:
         body = json.dumps(json.loads(raw, parse_float=str, parse_int=str), sort_keys=True,
                           separators=(",", ":"), ensure_ascii=False).encode() if raw else b""
-    except ValueError:  # not JSON: the bytes as sent
+    except (ValueError, RecursionError):  # not JSON: the bytes as sent
         body = raw
     principal = (caller.user_id or caller.api_key_id or "") if caller else ""
     return hashlib.sha256(b"\0".join((request.method.encode(), request.path.encode(), principal.encode(), body))

@@ -83,6 +83,20 @@ def test_it_lets_go_when_another_connection_waits_or_after_its_turn(served):
     assert served == [b"b", b"c"]
 
 
+def test_a_connection_that_queued_during_the_wait_gets_the_thread(served):
+    client, server = socket.socketpair()
+    worker = _worker(linger_ms=2000)
+    client.sendall(b"a")
+
+    def another_comes_and_the_client_sends() -> None:
+        worker.tpool._work_queue.put("another connection")
+        client.sendall(b"b")
+
+    threading.Timer(0.1, another_comes_and_the_client_sends).start()
+    worker.handle(_Conn(server))
+    assert served == [b"a"]  # b waits in the poller: the queued connection goes first
+
+
 def test_a_linger_of_zero_is_gunicorns_own_path(served):
     client, server = socket.socketpair()
     client.sendall(b"ab")
@@ -97,6 +111,9 @@ def test_settings_are_checked(monkeypatch):
     monkeypatch.setenv(TURN_ENV, "-1")
     with pytest.raises(ValueError, match="negative"):
         _setting(TURN_ENV, 32)
+    monkeypatch.setenv(LINGER_ENV, "inf")
+    with pytest.raises(ValueError, match="finite"):
+        _setting(LINGER_ENV, 2)
     monkeypatch.setenv(LINGER_ENV, " ")
     assert _setting(LINGER_ENV, 2) == 2
 

@@ -18,6 +18,10 @@ from tests.integration.test_wallet_concurrency import CLIENTS, FINANCE, make_org
 pytestmark = pytest.mark.postgres
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _reserve(container: Any, lease: str, now: datetime) -> Any:
     with container.get(UnitOfWorkFactory)() as uow:
         found = uow.repo(IdempotencyStore).reserve("wallet.charge:org_x", "k", "h" * 64, lease, now)
@@ -52,7 +56,7 @@ def test_only_the_current_holder_commits_while_both_charge_at_once(container: An
     def charge(i: int) -> str:
         lease = ("old" if i % 2 else "new").ljust(32, "0")
         try:
-            with commit_guards((lease_guard(scope, "k", lease),)):
+            with commit_guards((lease_guard(scope, "k", lease, _now),)):
                 wallets.charge(None, org, Decimal("1.00"), f"twice-{i}")
             return "ok"
         except Exception as exc:

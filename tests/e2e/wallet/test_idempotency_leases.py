@@ -3,6 +3,7 @@ taken over by a retry once its lease is stale, a holder that lost its key cannot
 and an effect that committed without an answer never happens twice."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,10 @@ from entrypoints.http.wallet import views
 from tests.e2e.wallet.conftest import World, err
 
 SECOND = timedelta(seconds=1)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def url(org_id: str, tail: str = "") -> str:
@@ -95,10 +100,10 @@ def test_a_holder_that_lost_its_key_cannot_commit(world: World) -> None:
     assert _store(world, lambda s: s.reserve(scope, "slow", "h" * 64, "a" * 32, now - LEASE)) is None
     assert _store(world, lambda s: s.reserve(scope, "slow", "h" * 64, "b" * 32, now)) is None  # taken over
     wallets = world.container.get(WalletService)
-    with commit_guards((lease_guard(scope, "slow", "a" * 32),)), pytest.raises(Conflict) as refused:
+    with commit_guards((lease_guard(scope, "slow", "a" * 32, _now),)), pytest.raises(Conflict) as refused:
         wallets.charge(None, c.org_id, Decimal("10.00"), "slow-1")
     assert refused.value.code == "idempotency_key_taken_over"
-    with commit_guards((lease_guard(scope, "slow", "b" * 32),)):  # the new holder can
+    with commit_guards((lease_guard(scope, "slow", "b" * 32, _now),)):  # the new holder can
         wallets.charge(None, c.org_id, Decimal("10.00"), "slow-1")
     assert len(_charges(world, c.org_id)) == 1 and world.wallet(c.api, c.org_id)["cash"] == "40.00"
     assert _record(world, scope, "slow").status == "applied"
@@ -149,8 +154,9 @@ def test_a_request_that_failed_before_its_effect_frees_its_key(world: World, mon
 
 
 def test_a_combined_batch_commits_only_with_every_charges_key(world: World) -> None:
-    """The leader of a combined batch commits for its followers: their keys' guards run in
-    the batch's commit, and one lost key fails the batch (each charge then runs alone)."""
+    """The leader of a combined batch commits for its followers: the keys of the charges it
+    writes are fenced in the batch's commit (a refused one's is not), and one lost key
+    fails the batch (each charge then runs alone)."""
     from application.wallet.services import _Charge
 
     c = world.customer
@@ -161,14 +167,76 @@ def test_a_combined_batch_commits_only_with_every_charges_key(world: World) -> N
     _store(world, lambda s: s.reserve(scope, "b-2", "h" * 64, "c" * 32, now + LEASE))  # b-2 taken over
     wallets = world.container.get(WalletService)
     ok = _Charge(c.org_id, Decimal("1.00"), "batch-1", None, (), False, None, None,
-                 (lease_guard(scope, "b-1", "a" * 32),))
+                 (lease_guard(scope, "b-1", "a" * 32, _now),))
     lost = _Charge(c.org_id, Decimal("2.00"), "batch-2", None, (), False, None, None,
-                   (lease_guard(scope, "b-2", "b" * 32),))
+                   (lease_guard(scope, "b-2", "b" * 32, _now),))
+    assert _store(world, lambda s: s.reserve(scope, "b-3", "h" * 64, "d" * 32, now)) is None
+    refused = _Charge(c.org_id, Decimal("999.00"), "batch-3", None, (), False, None, None,
+                      (lease_guard(scope, "b-3", "d" * 32, _now),))
     with pytest.raises(Conflict):
         wallets._charge_batch([ok, lost])
     assert _charges(world, c.org_id) == []  # nothing of the batch committed
+    outcomes = wallets._charge_batch([refused, ok])  # a refused charge takes no effect: its key is not fenced
+    assert outcomes[0].code == "insufficient_funds"  # type: ignore[union-attr]
+    assert (_record(world, scope, "b-3").status, _record(world, scope, "b-1").status) == ("in_progress", "applied")
+    assert [e["reference"] for e in _charges(world, c.org_id)] == ["batch-1"]
+    ok = dataclasses.replace(ok, reference="batch-1b")
     assert wallets._charge_one(ok).entry.amount == Decimal("1.00")
     with pytest.raises(Conflict):
         wallets._charge_one(lost)
-    assert [e["reference"] for e in _charges(world, c.org_id)] == ["batch-1"]
+    assert sorted(e["reference"] for e in _charges(world, c.org_id)) == ["batch-1", "batch-1b"]
     assert (_record(world, scope, "b-1").status, _record(world, scope, "b-2").status) == ("applied", "in_progress")
+
+
+def test_an_online_recharge_the_gateway_refused_can_be_retried_with_its_key(world: World, monkeypatch) -> None:
+    from application.wallet.payments import GatewayError, PaymentGateways
+
+    c = world.customer
+    gateway = world.container.get(PaymentGateways).get("sandbox")
+    real = gateway.create_payment
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise GatewayError("down for maintenance")
+
+    body, key = {"amount": "20.00", "channel": "sandbox"}, {"Idempotency-Key": "online-1"}
+    monkeypatch.setattr(gateway, "create_payment", refuse)
+    r = c.api.post(url(c.org_id, "/recharges"), json=body, headers=key)
+    assert r.status_code == 503 and err(r) == "gateway_unavailable"
+    monkeypatch.setattr(gateway, "create_payment", real)
+    r = c.api.post(url(c.org_id, "/recharges"), json=body, headers=key)  # nothing took effect: it runs
+    assert r.status_code == 201 and r.get_json()["payment_url"]
+    again = c.api.post(url(c.org_id, "/recharges"), json=body, headers=key)
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.get_json()["id"] == r.get_json()["id"]
+
+
+def test_a_holder_that_commits_renews_its_lease(world: World) -> None:
+    c = world.customer
+    world.offline(c.org_id, "50.00")
+    scope, start = f"wallet.charge:{c.org_id}", datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    assert _store(world, lambda s: s.reserve(scope, "renew", "h" * 64, "a" * 32, start)) is None
+    later = start + LEASE - SECOND  # a slow request commits its effect just before its lease ends
+    with commit_guards((lease_guard(scope, "renew", "a" * 32, lambda: later),)):
+        world.container.get(WalletService).charge(None, c.org_id, Decimal("1.00"), "renew-1")
+    # a retry one lease after the start finds a holder that was alive a second ago
+    assert _store(world, lambda s: s.reserve(scope, "renew", "h" * 64, "b" * 32, start + LEASE)).status == "applied"
+    assert _store(world, lambda s: s.reserve(scope, "renew", "h" * 64, "b" * 32, later + LEASE)) is None
+    assert _record(world, scope, "renew").status == "replaying"
+
+
+def test_a_key_left_in_progress_by_code_without_leases_is_never_run_again(world: World) -> None:
+    c = world.customer
+    scope, long_ago = f"wallet.charge:{c.org_id}", datetime(2026, 11, 30, tzinfo=UTC)
+    with world.container.get(UnitOfWorkFactory)() as uow:  # as the code before leases wrote it
+        uow.connection.execute(t.idempotency_keys.insert().values(  # type: ignore[attr-defined]
+            scope=scope, key="legacy", request_hash="h" * 64, status="in_progress", created_at=long_ago))
+        uow.commit()
+    assert _store(world, lambda s: s.reserve(scope, "legacy", "h" * 64, "a" * 32, datetime.now(UTC))
+                  ).status == "in_progress"  # its holder has no fence: a retry could double it
+
+
+def test_deeply_nested_json_is_malformed_not_a_server_error(world: World) -> None:
+    c = world.customer
+    deep = "[" * 100_000 + "]" * 100_000
+    r = c.api.post(url(c.org_id, "/charges"), data=deep, headers={"Content-Type": "application/json",
+                                                                  "Idempotency-Key": "deep"})
+    assert r.status_code == 400 and err(r) == "malformed_json"

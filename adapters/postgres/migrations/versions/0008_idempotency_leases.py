@@ -20,8 +20,11 @@ def upgrade() -> None:
     with op.batch_alter_table('idempotency_keys') as batch:
         batch.add_column(sa.Column('lease', sa.String(length=32), nullable=True))
         batch.add_column(sa.Column('locked_at', adapters.postgres.types.UTCDateTime(timezone=True), nullable=True))
-    # a key left in progress before leases existed may be taken over once it is a lease old
-    op.execute("UPDATE idempotency_keys SET locked_at = created_at WHERE status = 'in_progress'")
+    # a key left in progress before leases existed may have taken effect (its holder died
+    # after the commit): it becomes "applied", so a retry, once it is a lease old, replays
+    # without effect — never runs a second time
+    op.execute("UPDATE idempotency_keys SET status = 'applied', locked_at = created_at "
+               "WHERE status = 'in_progress'")
 
 
 def downgrade() -> None:
