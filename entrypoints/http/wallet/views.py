@@ -23,6 +23,7 @@ from application.wallet import (
     WalletService,
     WalletView,
 )
+from application.wallet.visibility import shown_details, shown_entry, shown_refusal
 from domain.shared.errors import DomainError
 from domain.wallet.errors import AmountMismatch, DailyBudgetExceeded, InsufficientFunds
 from domain.wallet.ledger import ZERO
@@ -70,24 +71,14 @@ def _gateway_down(exc: DomainError) -> Any:
     return jsonify(error_body(exc.code, exc.message, exc.details)), 503
 
 
-_FUND_FIGURES = frozenset({"available", "spendable", "daily_budget", "spent_today"})
-
-
 @bp.errorhandler(InsufficientFunds)
 @bp.errorhandler(DailyBudgetExceeded)
 def _refused(exc: DomainError) -> Any:
-    """A caller who may spend but not see the wallet (a customer's employee buying) learns
-    why a charge was refused, not the wallet's figures."""
-    caller = g.get("caller")
-    if caller is None or caller.has("wallet.view"):
-        return jsonify(error_body(exc.code, exc.message, exc.details)), 409
-    message = ("the wallet cannot pay this amount" if isinstance(exc, InsufficientFunds)
-               else "this would exceed the wallet's daily budget")
-    return jsonify(error_body(exc.code, message, {k: v for k, v in exc.details.items()
-                                                  if k not in _FUND_FIGURES})), 409
+    message, details = shown_refusal(g.get("caller"), exc)
+    return jsonify(error_body(exc.code, message, details)), 409
 
 
-# -- rendering ----------------------------------------------------------------------------------
+# -- rendering (what the caller may see: application/wallet/visibility.py) -----------------------
 
 def _balances(f: Figures) -> dict[str, Decimal]:
     return dict(cash=f.cash, coupons=f.coupons, coupons_normal=f.coupons_normal, coupons_traffic=f.coupons_traffic,
@@ -95,37 +86,21 @@ def _balances(f: Figures) -> dict[str, Decimal]:
                 deposit_paid=f.deposit_paid, available=f.available)
 
 
-def _details(details: dict[str, str], caller: Caller) -> dict[str, str]:
-    """Payee amounts reveal a supplier's cost price: only the platform sees them."""
-    if caller.is_platform:
-        return details
-    return {k: v for k, v in details.items() if k != "payees"}
-
-
 def _line(ln: StatementLine, caller: Caller) -> dict[str, Any]:
     return dict(entry_id=ln.entry_id, seq=ln.seq, type=ln.type, created_at=ln.created_at, reference=ln.reference,
                 amount=ln.amount, breakdown=ln.breakdown, balances_after=_balances(ln.after),
                 counterparty_org_id=ln.counterparty_org_id, note=ln.note,
-                details=_details(dict(ln.details), caller))
+                details=shown_details(caller, dict(ln.details)))
 
 
 def _entry(result: EntryResult, caller: Caller) -> dict[str, Any]:
-    entry, line = result.entry, result.line
-    payees: list[dict[str, Any]] = []
-    if caller.is_platform and entry.detail.get("payees"):
-        for item in entry.detail["payees"].split(","):
-            org_id, _, amount = item.rpartition(":")
-            payees.append({"org_id": org_id, "amount": Decimal(amount)})
-    # a wallet the entry only pays (a supplier paid from a charge) sees what it received, not
-    # the whole charge: that would tell it the sale price and the platform's margin
-    amount = entry.amount if line is None or line.org_id == entry.org_id or caller.is_platform else line.amount
-    return dict(id=entry.id, type=entry.type, org_id=entry.org_id, amount=amount, reference=entry.reference,
-                created_at=entry.created_at, breakdown=line.breakdown if line else entry.breakdown(),
-                # the figures after the entry only for who may see the wallet's funds
-                balances_after=_balances(line.after) if line and caller.has("wallet.view") else None,
-                payees=payees,
-                counterparty_org_id=entry.counterparty_org_id, note=entry.note,
-                details=_details(entry.detail, caller), replayed=result.replayed)
+    shown = shown_entry(caller, result)
+    return dict(id=shown.id, type=shown.type, org_id=shown.org_id, amount=shown.amount, reference=shown.reference,
+                created_at=shown.created_at, breakdown=shown.breakdown,
+                balances_after=_balances(shown.balances_after) if shown.balances_after else None,
+                payees=[{"org_id": o, "amount": a} for o, a in shown.payees],
+                counterparty_org_id=shown.counterparty_org_id, note=shown.note, details=shown.details,
+                replayed=shown.replayed)
 
 
 def _wallet(view: WalletView) -> dict[str, Any]:
