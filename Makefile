@@ -42,7 +42,7 @@ lint: install
 fuzz: install
 	AGORA_FUZZ=1 $(BIN)/pytest tests/fuzz -p no:xdist -q
 
-# each benchmark wipes and migrates the PostgreSQL database it is pointed at (AGORA_BENCH_DATABASE_URL)
+# the benchmarks wipe the PostgreSQL database they are pointed at (AGORA_BENCH_DATABASE_URL; wallet: its own schemas)
 bench: install
 	psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='agora_bench'" | grep -q 1 \
 	  || psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE agora_bench"
