@@ -104,6 +104,21 @@ def test_a_linger_of_zero_is_gunicorns_own_path(served):
     assert served == [b"a"]
 
 
+def test_a_worker_with_a_connection_per_thread_lets_the_others_accept_first(monkeypatch):
+    calls: list[str] = []
+    monkeypatch.setattr(ThreadWorker, "accept", lambda self, listener: calls.append("accept"))
+    monkeypatch.setattr("entrypoints.gunicorn_worker.os.sched_yield", lambda: calls.append("yield"))
+    worker = _worker()
+    worker.cfg = SimpleNamespace(threads=4)
+    worker.nr_conns = 3
+    worker.accept(None)
+    assert calls == ["accept"]  # room for one more: take it at once
+    worker.nr_conns = 4
+    calls.clear()
+    worker.accept(None)
+    assert calls == ["yield", "accept"]  # full: another worker may take it first, else this one does
+
+
 def test_settings_are_checked(monkeypatch):
     monkeypatch.setenv(LINGER_ENV, "abc")
     with pytest.raises(ValueError, match=LINGER_ENV):
