@@ -183,7 +183,8 @@ class AgencyOverviewService:
         return FundAnomalies(yesterday.first, now, [NamedAnomaly(a, names.get(a.org_id, "")) for a in found])
 
     def performance(self, caller: Caller, year: int | None = None) -> Performance:
-        """Principals with spend > 0 per month and per quarter of a year (default: this year)."""
+        """Principals with spend > 0 per month and per quarter of a year (default: this year),
+        each bucket listing them by spend."""
         agency = self._require_agency(caller)
         if year is None:
             year = self._today(self.clock.now()).year
@@ -191,7 +192,8 @@ class AgencyOverviewService:
         with self.uow_factory() as uow:
             principals = self._principals(uow, agency)
             rows = uow.repo(SpendQueries).spend_by_month(principals, first, last) if principals else []
-        return performance(year, rows)
+            names = self._names(uow, sorted({r.org_id for r in rows if r.amount > 0}))
+        return performance(year, rows, names)
 
 
 __all__ = ["AgencyOverviewService", "FundAnomalies", "NamedAnomaly", "TopPrincipal", "TopPrincipals"]

@@ -20,7 +20,7 @@ and these functions turn them into figures:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
@@ -307,10 +307,20 @@ def quarter_of(month: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class BucketPrincipal:
+    """A principal with spend in a performance bucket."""
+
+    org_id: str
+    spend: Decimal
+    name: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class PerformanceBucket:
     period: str  # YYYY-MM or YYYY-Qn
     principals_with_spend: int
     spend: Decimal
+    principals: list[BucketPrincipal] = dataclasses.field(default_factory=list)  # most spend first
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,22 +331,24 @@ class Performance:
     year_total: PerformanceBucket
 
 
-def performance(year: int, rows: Sequence[MonthSpend]) -> Performance:
+def performance(year: int, rows: Sequence[MonthSpend], names: Mapping[str, str] | None = None) -> Performance:
     """Principals with spend > 0 per month, per quarter and in the year (each principal
-    counted once per bucket), with the spend of each bucket."""
+    counted once per bucket, and listed with its spend in the bucket, most first), with
+    the spend of each bucket. ``names`` labels the principals."""
     check_year(year)
+    names = names or {}
     months = [f"{year}-{m:02d}" for m in range(1, 13)]
     quarters = [f"{year}-Q{q}" for q in range(1, 5)]
-    who: dict[str, set[str]] = {p: set() for p in [*months, *quarters, str(year)]}
-    spend: dict[str, Decimal] = dict.fromkeys(who, ZERO)
+    who: dict[str, dict[str, Decimal]] = {p: {} for p in [*months, *quarters, str(year)]}
     for r in rows:
-        if r.amount <= 0 or r.month not in spend:
+        if r.amount <= 0 or r.month not in who:
             continue
         for name in (r.month, quarter_of(r.month), str(year)):
-            who[name].add(r.org_id)
-            spend[name] += r.amount
+            who[name][r.org_id] = who[name].get(r.org_id, ZERO) + r.amount
 
     def bucket(p: str) -> PerformanceBucket:
-        return PerformanceBucket(p, len(who[p]), spend[p])
+        listed = sorted((BucketPrincipal(o, a, names.get(o, "")) for o, a in who[p].items()),
+                        key=lambda ps: (-ps.spend, ps.org_id))
+        return PerformanceBucket(p, len(listed), sum((ps.spend for ps in listed), ZERO), listed)
 
     return Performance(year, [bucket(m) for m in months], [bucket(q) for q in quarters], bucket(str(year)))

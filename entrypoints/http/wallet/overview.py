@@ -151,10 +151,18 @@ class FundAnomaliesOut(Schema):
     items = fields.List(fields.Nested(FundAnomalyOut))
 
 
+class PrincipalSpendOut(Schema):
+    org_id = fields.String()
+    name = fields.String()
+    spend = _money()
+
+
 class PerformanceBucketOut(Schema):
     period = fields.String(metadata={"description": "YYYY-MM, YYYY-Qn or YYYY"})
     principals_with_spend = fields.Integer()
     spend = _money()
+    principals = fields.List(fields.Nested(PrincipalSpendOut), metadata={
+        "description": "the principals with spend > 0 in the period, most spend first"})
 
 
 class PerformanceOut(Schema):

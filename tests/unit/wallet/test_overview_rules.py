@@ -205,6 +205,10 @@ def test_performance_counts_each_principal_once_per_month_quarter_and_year() -> 
     assert [(q.period, q.principals_with_spend, q.spend) for q in p.quarters] == [
         ("2026-Q1", 2, D("16.00")), ("2026-Q2", 1, D("2.00")), ("2026-Q3", 0, ZERO), ("2026-Q4", 1, D("7.00"))]
     assert (p.year_total.period, p.year_total.principals_with_spend, p.year_total.spend) == ("2026", 3, D("25.00"))
+    assert [(x.org_id, x.spend) for x in p.year_total.principals] == [("a", D("17.00")), ("c", D("7.00")),
+                                                                       ("b", D("1.00"))]
+    assert [(x.org_id, x.spend) for x in p.quarters[0].principals] == [("a", D("15.00")), ("b", D("1.00"))]
+    assert performance(2026, rows, {"c": "Shop C"}).months[11].principals[0].name == "Shop C"
     with pytest.raises(ValidationFailed) as exc:
         performance(1999, [])
     assert exc.value.field == "year"
