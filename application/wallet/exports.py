@@ -31,8 +31,9 @@ from domain.wallet.purpose import GENERAL, PURPOSES, SEPARATOR, org_of, wallet_k
 PAGE = 1000
 FILTERS = {"type", "from", "to", "reference", "purpose"}
 HEADER = ["created_at", "entry_id", "type", "reference", "amount", "cash", "normal_coupon", "traffic_coupon",
-          "post_pay", "cash_after", "coupons_after", "credit_limit_after", "credit_used_after", "held_after",
-          "deposit_paid_after", "available_after", "counterparty_org_id", "note"]
+          "post_pay", "cash_after", "coupons_after", "coupons_normal_after", "coupons_traffic_after",
+          "credit_limit_after", "credit_used_after", "held_after", "deposit_due_after", "deposit_paid_after",
+          "available_after", "counterparty_org_id", "note", "details"]
 AGENCY_FILTERS = {*FILTERS, "org_id"}
 AGENCY_HEADER = ["created_at", "org_id", "org_name", *HEADER[1:]]
 
@@ -56,11 +57,16 @@ def _moment(clock: Clock, filters: dict[str, Any], key: str, *, end: bool) -> da
 
 
 def _line_cells(ln: StatementLine) -> list[Any]:
-    """The cells after ``created_at`` (from ``entry_id`` on) of a statement row."""
+    """The cells after ``created_at`` (from ``entry_id`` on) of a statement row: the
+    figures after it as the API's ``balances_after`` has them, and its details (a coupon's
+    expiry, a recharge's channel, a refund's outcome ...) as ``key=value; ...`` — without
+    payee amounts, which only the platform may see (application/wallet/visibility.py)
+    and a file outlives the request that asked for it."""
     a, b = ln.after, ln.breakdown
+    details = "; ".join(f"{k}={v}" for k, v in sorted(ln.details) if k != "payees")
     return [ln.entry_id, ln.type, ln.reference or "", ln.amount, b.cash, b.normal_coupon, b.traffic_coupon,
-            b.post_pay, a.cash, a.coupons, a.credit_limit, a.credit_used, a.held, a.deposit_paid, a.available,
-            ln.counterparty_org_id or "", ln.note]
+            b.post_pay, a.cash, a.coupons, a.coupons_normal, a.coupons_traffic, a.credit_limit, a.credit_used, a.held,
+            a.deposit_due, a.deposit_paid, a.available, ln.counterparty_org_id or "", ln.note, details]
 
 
 def _purpose(filters: dict[str, Any]) -> str:

@@ -49,3 +49,22 @@ def test_export_permissions_and_filters(world: World) -> None:
     assert r.status_code == 422 and err(r) == "invalid_filter"
     r = world.finance.post("/api/v1/exports", json=body)
     assert r.status_code == 202  # the platform's finance reads every statement
+
+
+def test_an_export_row_has_every_figure_after_it_and_the_entrys_details(world: World) -> None:
+    c = world.customer
+    world.offline(c.org_id, "100.00", "slip 42")
+    expires = "2030-01-01T00:00:00+08:00"
+    r = world.admin.post(f"/api/v1/wallets/{c.org_id}/coupons", json={"kind": "traffic", "amount": "30.00",
+                                                                      "expires_at": expires})
+    assert r.status_code == 201, r.get_json()
+    r = c.api.post("/api/v1/exports", json={"kind": "wallet_entries", "org_id": c.org_id, "format": "csv"})
+    job = c.api.get(f"/api/v1/exports/{r.get_json()['id']}").get_json()
+    rows = list(csv.DictReader(io.StringIO(c.api.get(job["download_url"]).get_data(as_text=True).lstrip("\ufeff"))))
+    grant, recharge = rows
+    assert (grant["coupons_after"], grant["coupons_normal_after"], grant["coupons_traffic_after"],
+            grant["deposit_due_after"], grant["available_after"]) == ("30.00", "0.00", "30.00", "0.00", "130.00")
+    details = dict(part.split("=", 1) for part in grant["details"].split("; "))
+    assert (details["action"], details["kind"]) == ("grant", "traffic")
+    assert details["expires_at"] == expires  # the coupon's expiry
+    assert "channel=offline" in recharge["details"].split("; ")
