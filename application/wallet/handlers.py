@@ -8,7 +8,7 @@ from injector import inject
 from application.notifications import UserNotifier
 from application.shared.uow import UnitOfWork
 from domain.identity.model import User
-from domain.identity.ports import OrganizationRepository, UserRepository
+from domain.identity.ports import OrganizationRepository, RelationRepository, UserRepository
 from domain.identity.roles import permissions_of
 from domain.wallet.purpose import is_external, org_of
 
@@ -29,7 +29,9 @@ def users_with(uow: UnitOfWork, org_id: str, permission: str) -> list[User]:
 
 
 class LowBalanceNotifier:
-    """``WalletLowBalance``: tell the people who see the wallet's funds (in-site and SMS)."""
+    """``WalletLowBalance``: tell the people who see the wallet's funds (in-site and SMS),
+    and in-site the admins of the agencies that fund the organisation (seed 002: an agency
+    hears about its clients' accounts; it allocates the money that tops them up)."""
 
     @inject
     def __init__(self, notifier: UserNotifier) -> None:
@@ -40,11 +42,23 @@ class LowBalanceNotifier:
         title = f"{which.capitalize()} balance is low"
         body = (f"The available balance of your {which} {payload['available']} CNY is below your alert threshold "
                 f"{payload['threshold']} CNY. Recharge to keep orders running.")
-        for user in users_with(uow, org_of(payload["org_id"]), "wallet.view"):
+        org_id = org_of(payload["org_id"])
+        for user in users_with(uow, org_id, "wallet.view"):
             self.notifier.notify_user(uow, user.id, title, body, message_id, channels=("inbox", "sms"),
                                       sms_template="wallet_low_balance",
                                       sms_params={"available": payload["available"],
                                                   "threshold": payload["threshold"]})
+        agencies = uow.repo(RelationRepository).list("agency_principal", to_org_id=org_id, status="authorized")
+        if not agencies:
+            return
+        org = uow.repo(OrganizationRepository).get(org_id)
+        name = org.name if org else org_id
+        agency_body = (f"The available balance of {name}'s {which} {payload['available']} CNY is below its alert "
+                       f"threshold {payload['threshold']} CNY. Allocate funds to keep its orders running.")
+        for rel in agencies:
+            for user in users_with(uow, rel.from_org_id, "wallet.allocate"):
+                self.notifier.notify_user(uow, user.id, f"{name}: {which} balance is low", agency_body, message_id,
+                                          channels=("inbox",))
 
 
 class RechargeFlagNotifier:

@@ -500,6 +500,24 @@ def test_low_balance_alert_notifies_once_per_crossing(world: World, sms: Any) ->
     assert len(alerts()) == 2
 
 
+def test_a_principals_low_balance_alert_reaches_its_agencys_admins_in_site(world: World, sms: Any) -> None:
+    m = world.merchant
+    world.offline(m.org_id, "100.00")
+    assert m.api.put(url(m.org_id, "/low-balance-alert"), json={"threshold": "50.00"}).status_code == 200
+
+    def alerts(api: Any) -> list[dict[str, Any]]:
+        return [x for x in api.get("/api/v1/me/messages").get_json()["items"] if "balance is low" in x["title"]]
+
+    charge(m.api, m.org_id, "55.00", "low-1")  # 45 < 50
+    assert len(alerts(m.api)) == 1  # the merchant itself
+    for agency_side in (world.agency.api, world.agency_admin):  # owner and admin: they allocate its funds
+        got = alerts(agency_side)
+        assert [x["title"] for x in got] == ["Corner Shop: wallet balance is low"]
+        assert "45.00" in got[0]["body"] and "50.00" in got[0]["body"]
+    assert alerts(world.agency_employee) == []  # operates principals, sees no funds
+    assert alerts(world.customer.api) == []  # another tenant
+
+
 def test_entries_filters_consumption_and_the_past(world: World) -> None:
     c = world.customer
     world.offline(c.org_id, "100.00")
