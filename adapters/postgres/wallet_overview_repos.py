@@ -20,11 +20,17 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from adapters.postgres import tables as t
-from adapters.postgres.wallet_repos import SqlLedger, SqlWallets, line_conditions
+from adapters.postgres.wallet_repos import (
+    SqlLedger,
+    SqlWallets,
+    consumption_period,
+    consumption_rows,
+    line_conditions,
+)
 from domain.wallet.ledger import ZERO
 from domain.wallet.model import Figures, StatementLine, Wallet
 from domain.wallet.overview import DaySpend, MonthSpend, PrincipalFunds, PrincipalSpend
-from domain.wallet.ports import AgencyStatementQueries, LineCursor, LineFilter, SpendQueries
+from domain.wallet.ports import AgencyStatementQueries, ConsumptionRow, LineCursor, LineFilter, SpendQueries
 
 L = t.wallet_lines.c
 W = t.wallets.c
@@ -124,6 +130,19 @@ class SqlAgencyStatements(AgencyStatementQueries):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.org = L.org_id.collate("C") if conn.dialect.name == "postgresql" else L.org_id
+
+    def consumption(self, org_ids: Sequence[str], granularity: str, since: datetime,
+                    until: datetime) -> list[ConsumptionRow]:
+        by_period: dict[str, list[ConsumptionRow]] = {}
+        for ids in _chunks(org_ids):
+            for row in consumption_rows(self.conn, L.org_id.in_(ids), consumption_period(granularity), since, until):
+                by_period.setdefault(row.period, []).append(row)
+        return [ConsumptionRow.total(rows, period) for period, rows in sorted(by_period.items())]
+
+    def consumption_by_wallet(self, org_ids: Sequence[str], since: datetime,
+                              until: datetime) -> dict[str, ConsumptionRow]:
+        return {row.period: row for ids in _chunks(org_ids)
+                for row in consumption_rows(self.conn, L.org_id.in_(ids), L.org_id, since, until)}
 
     def wallets(self, org_ids: Sequence[str]) -> dict[str, Wallet]:
         reader = SqlWallets(self.conn)

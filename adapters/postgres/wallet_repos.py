@@ -230,6 +230,31 @@ _PG_ADD_MANY = f"""WITH e AS (
 SELECT count(*) FROM e"""
 
 
+def consumption_period(granularity: str) -> Any:
+    """A statement line's local day (``YYYY-MM-DD``) or month (``YYYY-MM``)."""
+    return L.local_day if granularity == "day" else func.substr(L.local_day, 1, 7)
+
+
+def consumption_rows(conn: Connection, whose: Any, group: Any, since: datetime, until: datetime
+                     ) -> list[ConsumptionRow]:
+    """Charges and captures (what a wallet spent) of the lines ``whose`` selects, from
+    ``since`` to ``until``, summed by ``group`` (a period, or the wallet), in its order."""
+    stmt = (select(group.label("period"), func.sum(L.cash).label("cash"),
+                   func.sum(L.normal_coupon).label("normal_coupon"),
+                   func.sum(L.traffic_coupon).label("traffic_coupon"), func.sum(L.post_pay).label("post_pay"),
+                   func.count().label("n"))
+            .where(whose, L.type.in_(("charge", "capture")), L.amount < 0, L.created_at >= since,
+                   L.created_at < until)
+            .group_by(group).order_by(group))
+    out = []
+    for r in conn.execute(stmt):
+        cash, normal, traffic, post = (r.cash or ZERO, r.normal_coupon or ZERO, r.traffic_coupon or ZERO,
+                                       r.post_pay or ZERO)
+        out.append(ConsumptionRow(period=r.period, amount=cash + normal + traffic + post, cash=cash,
+                                  normal_coupon=normal, traffic_coupon=traffic, post_pay=post, count=r.n))
+    return out
+
+
 def line_conditions(whose: Any, flt: LineFilter) -> list[Any]:
     """The WHERE clauses of a statement-line query: ``whose`` (which wallets) and the filter."""
     conds: list[Any] = [whose]
@@ -378,21 +403,7 @@ class SqlLedger(LedgerRepository):
         return [self._line(r) for r in rows], total
 
     def consumption(self, org_id: str, granularity: str, since: datetime, until: datetime) -> list[ConsumptionRow]:
-        period = L.local_day if granularity == "day" else func.substr(L.local_day, 1, 7)
-        stmt = (select(period.label("period"), func.sum(L.cash).label("cash"),
-                       func.sum(L.normal_coupon).label("normal_coupon"),
-                       func.sum(L.traffic_coupon).label("traffic_coupon"), func.sum(L.post_pay).label("post_pay"),
-                       func.count().label("n"))
-                .where(L.org_id == org_id, L.type.in_(("charge", "capture")), L.amount < 0,
-                       L.created_at >= since, L.created_at < until)
-                .group_by(period).order_by(period))
-        out = []
-        for r in self.conn.execute(stmt):
-            cash, normal, traffic, post = (r.cash or ZERO, r.normal_coupon or ZERO, r.traffic_coupon or ZERO,
-                                           r.post_pay or ZERO)
-            out.append(ConsumptionRow(period=r.period, amount=cash + normal + traffic + post, cash=cash,
-                                      normal_coupon=normal, traffic_coupon=traffic, post_pay=post, count=r.n))
-        return out
+        return consumption_rows(self.conn, L.org_id == org_id, consumption_period(granularity), since, until)
 
     def balances_at(self, org_id: str, at: datetime) -> dict[Account, Decimal]:
         # the counter-account clauses let the planner use the partial index

@@ -28,12 +28,13 @@ from application.shared.clock import Clock
 from application.shared.paging import Page, PageRequest
 from application.shared.uow import UnitOfWork, UnitOfWorkFactory
 from application.wallet.overview import AgencyOverviewService
+from application.wallet.services import check_granularity, consumption_range
 from domain.identity.ports import OrganizationRepository
 from domain.shared.errors import ValidationFailed
 from domain.wallet import errors
 from domain.wallet.ledger import ENTRY_TYPES, ZERO
 from domain.wallet.model import Figures, StatementLine, Wallet
-from domain.wallet.ports import AgencyStatementQueries, LineCursor, LineFilter
+from domain.wallet.ports import AgencyStatementQueries, ConsumptionRow, LedgerRepository, LineCursor, LineFilter
 from domain.wallet.purpose import GENERAL, PURPOSES, org_of, wallet_key
 
 NAMES_CHUNK = 500
@@ -128,6 +129,23 @@ def scope(principals: list[str], org_id: str | None) -> list[str]:
     return [org_id]
 
 
+@dataclasses.dataclass(frozen=True)
+class PrincipalSpendRow:
+    """What one principal spent in a range, by source, and what the agency allocated to it
+    (net of reclaims, since the relation began)."""
+
+    org_id: str
+    name: str
+    spend: ConsumptionRow
+    allocated_net: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
+class PrincipalSpendPage:
+    page: Page[PrincipalSpendRow]
+    totals: ConsumptionRow  # over every principal that matches, not just the page
+
+
 def walk_lines(uow: UnitOfWork, org_ids: Sequence[str], flt: LineFilter,
                page_size: int = WALK_PAGE) -> Iterator[StatementLine]:
     """Every matching line of these organisations, newest first, a page at a time."""
@@ -156,17 +174,11 @@ class AgencyStatementService:
         picks their general or their external wallets."""
         agency = require_agency(caller)
         check_purpose(purpose)
-        needle = (q or "").strip()
-        if len(needle) > MAX_QUERY:
-            raise ValidationFailed("q", f"must be at most {MAX_QUERY} characters", code="invalid_query")
         now = self.clock.now()
         today = self.clock.local(now).date()
         with self.uow_factory() as uow:
-            principals = authorised_principals(uow, agency)
+            principals = self._matching(uow, agency, q)
             names = principal_names(uow, principals)
-            if needle:
-                folded = needle.casefold()
-                principals = [p for p in principals if p == needle or folded in names.get(p, "").casefold()]
             principals.sort(key=lambda p: (names.get(p, "").casefold(), p))
             keys = [wallet_key(p, purpose) for p in principals]
             wallets = uow.repo(AgencyStatementQueries).wallets(keys) if keys else {}
@@ -179,6 +191,53 @@ class AgencyStatementService:
         if wallet is None:
             return PrincipalFundsRow(org_id, name, empty_figures())
         return PrincipalFundsRow(org_id, name, wallet.figures(now), wallet.daily_budget, wallet.spent_on(today))
+
+    def consumption(self, caller: Caller, granularity: str, from_day: str, to_day: str,
+                    org_id: str | None = None, purpose: str = GENERAL) -> list[ConsumptionRow]:
+        """Consumption by day or month (amount, cash, coupons by kind, post-pay) of all
+        authorised principals together, or of the one named."""
+        agency = require_agency(caller)
+        check_granularity(granularity)
+        check_purpose(purpose)
+        since, until = consumption_range(self.clock, from_day, to_day)
+        with self.uow_factory() as uow:
+            keys = [wallet_key(o, purpose) for o in scope(authorised_principals(uow, agency), org_id)]
+            return uow.repo(AgencyStatementQueries).consumption(keys, granularity, since, until) if keys else []
+
+    def spend(self, caller: Caller, from_day: str, to_day: str, page: PageRequest, q: str | None = None,
+              purpose: str = GENERAL) -> PrincipalSpendPage:
+        """Each authorised principal's spend in the range by source (zeros included), most
+        spend first (then by name), with what the agency allocated to it; ``q`` as ``funds``."""
+        agency = require_agency(caller)
+        check_purpose(purpose)
+        since, until = consumption_range(self.clock, from_day, to_day)
+        with self.uow_factory() as uow:
+            principals = self._matching(uow, agency, q)
+            names = principal_names(uow, principals)
+            keys = {p: wallet_key(p, purpose) for p in principals}
+            spent = uow.repo(AgencyStatementQueries).consumption_by_wallet(list(keys.values()), since, until) \
+                if keys else {}
+            ordered = sorted(principals, key=lambda p: (-spent.get(keys[p], ConsumptionRow("")).amount,
+                                                        names.get(p, "").casefold(), p))
+            shown = ordered[page.offset:page.offset + page.per_page]
+            ledger = uow.repo(LedgerRepository)
+            allocated = {p: ledger.allocated_net(wallet_key(agency, purpose), keys[p]) for p in shown}
+        items = [PrincipalSpendRow(p, names.get(p, ""), spent.get(keys[p], ConsumptionRow(p)), allocated[p])
+                 for p in shown]
+        return PrincipalSpendPage(Page(items, page.page, page.per_page, len(ordered)),
+                                  ConsumptionRow.total(spent.values()))
+
+    @staticmethod
+    def _matching(uow: UnitOfWork, agency: str, q: str | None) -> list[str]:
+        needle = (q or "").strip()
+        if len(needle) > MAX_QUERY:
+            raise ValidationFailed("q", f"must be at most {MAX_QUERY} characters", code="invalid_query")
+        principals = authorised_principals(uow, agency)
+        if not needle:
+            return principals
+        names = principal_names(uow, principals)
+        folded = needle.casefold()
+        return [p for p in principals if p == needle or folded in names.get(p, "").casefold()]
 
     def entries(self, caller: Caller, page: PageRequest, flt: LineFilter,
                 org_id: str | None = None, purpose: str = GENERAL) -> Page[NamedLine]:
@@ -198,4 +257,5 @@ class AgencyStatementService:
 
 
 __all__ = ["AgencyStatementService", "FundsTotals", "NamedLine", "PrincipalFundsPage", "PrincipalFundsRow",
+           "PrincipalSpendPage", "PrincipalSpendRow",
            "authorised_principals", "principal_names", "require_agency", "scope", "walk_lines"]

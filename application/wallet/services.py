@@ -172,6 +172,28 @@ class WalletView:
     historical: bool = False
 
 
+def check_granularity(granularity: str) -> None:
+    if granularity not in ("day", "month"):
+        raise ValidationFailed("granularity", "must be day or month", code="invalid_granularity")
+
+
+def consumption_range(clock: Clock, from_day: str, to_day: str) -> tuple[datetime, datetime]:
+    """The moments a consumption report covers: ``from_day`` to ``to_day`` inclusive, whole
+    days in the platform time zone, at most ``MAX_CONSUMPTION_DAYS`` apart."""
+    try:
+        first = datetime.fromisoformat(from_day).date()
+        last = datetime.fromisoformat(to_day).date()
+    except ValueError:
+        raise ValidationFailed("from", "from and to must be dates (YYYY-MM-DD)", code="invalid_date") from None
+    if last < first:
+        raise ValidationFailed("to", "must not be before from", code="invalid_date")
+    if (last - first).days > MAX_CONSUMPTION_DAYS:
+        raise ValidationFailed("to", f"the range is at most {MAX_CONSUMPTION_DAYS} days", code="invalid_date")
+    since, _ = day_bounds(clock, first.isoformat())
+    _, until = day_bounds(clock, last.isoformat())
+    return since, until
+
+
 class Ledger:
     """One money-moving transaction: sorted locks, domain decision, entry + figures written."""
 
@@ -463,21 +485,10 @@ class WalletService(WalletBase):
 
     def consumption(self, caller: Caller, org_id: str, granularity: str, from_day: str,
                     to_day: str) -> list[ConsumptionRow]:
-        if granularity not in ("day", "month"):
-            raise ValidationFailed("granularity", "must be day or month", code="invalid_granularity")
-        try:
-            first = datetime.fromisoformat(from_day).date()
-            last = datetime.fromisoformat(to_day).date()
-        except ValueError:
-            raise ValidationFailed("from", "from and to must be dates (YYYY-MM-DD)", code="invalid_date") from None
-        if last < first:
-            raise ValidationFailed("to", "must not be before from", code="invalid_date")
-        if (last - first).days > MAX_CONSUMPTION_DAYS:
-            raise ValidationFailed("to", f"the range is at most {MAX_CONSUMPTION_DAYS} days", code="invalid_date")
+        check_granularity(granularity)
+        since, until = consumption_range(self.clock, from_day, to_day)
         with self.uow_factory() as uow:
             self._require_view(uow, caller, org_id)
-            since, _ = day_bounds(self.clock, first.isoformat())
-            _, until = day_bounds(self.clock, last.isoformat())
             return uow.repo(LedgerRepository).consumption(org_id, granularity, since, until)
 
     def grants(self, caller: Caller, org_id: str, page: PageRequest, include_spent: bool) -> Page[CouponGrant]:

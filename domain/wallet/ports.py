@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -37,6 +37,15 @@ class ConsumptionRow:
     traffic_coupon: Decimal = ZERO
     post_pay: Decimal = ZERO
     count: int = 0
+
+    @classmethod
+    def total(cls, rows: Iterable[ConsumptionRow], period: str = "total") -> ConsumptionRow:
+        """The rows added up (a range's total, or one period over several wallets)."""
+        out = cls(period)
+        for r in rows:
+            out = cls(period, out.amount + r.amount, out.cash + r.cash, out.normal_coupon + r.normal_coupon,
+                      out.traffic_coupon + r.traffic_coupon, out.post_pay + r.post_pay, out.count + r.count)
+        return out
 
 
 class WalletRepository(abc.ABC):
@@ -262,3 +271,14 @@ class AgencyStatementQueries(abc.ABC):
                     limit: int) -> list[StatementLine]:
         """The next ``limit`` merged lines after ``after`` (from the newest when None): a walk
         whose cost does not grow with how far it has gone (exports)."""
+
+    @abc.abstractmethod
+    def consumption(self, org_ids: Sequence[str], granularity: str, since: datetime,
+                    until: datetime) -> list[ConsumptionRow]:
+        """``LedgerRepository.consumption`` over all these wallets together, by period."""
+
+    @abc.abstractmethod
+    def consumption_by_wallet(self, org_ids: Sequence[str], since: datetime,
+                              until: datetime) -> dict[str, ConsumptionRow]:
+        """Each wallet's charges and captures in the range added up (``period`` = its key);
+        wallets without any are absent."""

@@ -9,6 +9,7 @@ is a 2-place decimal string, percentages too (``"12.50"`` means 12.5 %).
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flask import Blueprint, jsonify
@@ -30,12 +31,20 @@ from domain.wallet.overview import (
     Period,
     SpendFigures,
 )
-from domain.wallet.ports import LineFilter
+from domain.wallet.ports import ConsumptionRow, LineFilter
 from domain.wallet.purpose import PURPOSES, org_of, split_key
 from entrypoints.http.api import doc, dump, page_request, query, reject_nul_in_path
 from entrypoints.http.auth import authenticated, service
 from entrypoints.http.schemas import PagedQuery, Strict, paged
-from entrypoints.http.wallet.schemas import BreakdownOut, EntryQuery, LineOut, Money
+from entrypoints.http.wallet.schemas import (
+    BreakdownOut,
+    ConsumptionOut,
+    ConsumptionQuery,
+    ConsumptionRowOut,
+    EntryQuery,
+    LineOut,
+    Money,
+)
 from entrypoints.http.wallet.views import _line, _moment
 
 bp = Blueprint("agency_overview", __name__, url_prefix="/api/v1/agency")
@@ -216,6 +225,38 @@ class AgencyEntryQuery(EntryQuery):
                             metadata={"description": "the principals' general or external wallets"})
 
 
+class AgencyConsumptionQuery(ConsumptionQuery):
+    org_id = fields.String(load_default=None, validate=validate.Length(min=1, max=40),
+                           metadata={"description": "one principal (404 wallet_not_found if not the agency's)"})
+    purpose = fields.String(load_default="general", validate=validate.OneOf(PURPOSES),
+                            metadata={"description": "the principals' general or external wallets"})
+
+
+class PrincipalSpendQuery(PrincipalFundsQuery):
+    from_ = fields.Date(data_key="from", required=True)
+    to = fields.Date(required=True)
+
+
+class PrincipalSpendSummaryOut(Schema):
+    org_id = fields.String()
+    name = fields.String()
+    amount = _money(metadata={"description": "spent in the range (charges and captures)"})
+    cash = _money()
+    normal_coupon = _money()
+    traffic_coupon = _money()
+    post_pay = _money()
+    count = fields.Integer(metadata={"description": "how many charges and captures"})
+    allocated_net = _money(metadata={"description": "what the agency allocated to it, net of reclaims, ever"})
+
+
+class PrincipalSpendSummaryPageOut(Schema):
+    items = fields.List(fields.Nested(PrincipalSpendSummaryOut))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+    totals = fields.Nested(ConsumptionRowOut, metadata={"description": "over every principal that matches"})
+
+
 class AgencyLineOut(LineOut):
     org_id = fields.String(metadata={"description": "the principal whose wallet the line is about"})
     purpose = fields.String(metadata={"description": "general or external"})
@@ -320,6 +361,34 @@ def principal_funds(caller: Caller) -> Any:
     return dump(PrincipalFundsPageOut, {
         "items": [_funds_row(r) for r in p.items], "page": p.page, "per_page": p.per_page, "total": p.total,
         "totals": _figures(found.totals.figures, found.totals.spent_today), "at": found.at})
+
+
+@bp.get("/consumption")
+@doc(summary="Consumption of all authorised principals together (or of one: org_id) by day or month: amount, "
+             "cash, coupons by kind, post-pay", tags=T, query_schema=AgencyConsumptionQuery, response=ConsumptionOut)
+@authenticated
+def agency_consumption(caller: Caller) -> Any:
+    args = query(AgencyConsumptionQuery)
+    rows = statements().consumption(caller, args["granularity"], args["from_"].isoformat(), args["to"].isoformat(),
+                                    args["org_id"], args["purpose"])
+    return dump(ConsumptionOut, {"granularity": args["granularity"], "items": rows,
+                                 "total": ConsumptionRow.total(rows)})
+
+
+@bp.get("/principals/spend")
+@doc(summary="Each authorised principal's spend in a range by source (zeros included), most spend first, with "
+             "what the agency allocated to it, and the totals of every principal that matches",
+     tags=T, query_schema=PrincipalSpendQuery, response=PrincipalSpendSummaryPageOut, paged=True)
+@authenticated
+def principal_spend(caller: Caller) -> Any:
+    args = query(PrincipalSpendQuery)
+    found = statements().spend(caller, args["from_"].isoformat(), args["to"].isoformat(), page_request(args),
+                               args["q"], args["purpose"])
+    p = found.page
+    items = [{**dataclasses.asdict(r.spend), "org_id": r.org_id, "name": r.name, "allocated_net": r.allocated_net}
+             for r in p.items]
+    return dump(PrincipalSpendSummaryPageOut, {"items": items, "page": p.page, "per_page": p.per_page, "total": p.total,
+                                        "totals": found.totals})
 
 
 @bp.get("/principals/entries")

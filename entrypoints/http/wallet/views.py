@@ -26,9 +26,8 @@ from application.wallet import (
 from application.wallet.visibility import shown_details, shown_entry, shown_refusal
 from domain.shared.errors import DomainError
 from domain.wallet.errors import AmountMismatch, DailyBudgetExceeded, InsufficientFunds
-from domain.wallet.ledger import ZERO
 from domain.wallet.model import Figures, Hold, Recharge, StatementLine, Withdrawal
-from domain.wallet.ports import LineFilter
+from domain.wallet.ports import ConsumptionRow, LineFilter
 from entrypoints.http.api import (
     body,
     doc,
@@ -187,10 +186,8 @@ def consumption(caller: Caller, org_id: str) -> Any:
     args = query(s.ConsumptionQuery)
     rows = wallets().consumption(caller, org_id, args["granularity"], args["from_"].isoformat(),
                                  args["to"].isoformat())
-    total = {k: sum((getattr(r, k) for r in rows), ZERO)
-             for k in ("amount", "cash", "normal_coupon", "traffic_coupon", "post_pay")}
     return dump(s.ConsumptionOut, {"granularity": args["granularity"], "items": rows,
-                                   "total": {"period": "total", "count": sum(r.count for r in rows), **total}})
+                                   "total": ConsumptionRow.total(rows)})
 
 
 # -- recharges ---------------------------------------------------------------------------------

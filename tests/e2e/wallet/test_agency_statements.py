@@ -359,3 +359,65 @@ def test_only_agency_owners_and_admins_see_the_statements(world: World) -> None:
         for api in (world.customer.api, world.merchant.api, world.admin, world.supplier.api):
             r = api.get(f"{URL}/{path}")
             assert r.status_code == 403 and err(r) == "not_an_agency", path
+
+
+# -- consumption across principals and the per-principal spend summary ------------------------------
+
+def test_agency_consumption_and_spend_per_principal(world: World) -> None:
+    agency = key_client(world, world.agency)
+    p1 = the_merchant(world)
+    p2, p3 = ours(world, "Second Shop"), ours(world, "Quiet Shop")
+    rival = new_org(world, "Rival Agency", "agency")
+    foreign = add_principal(world, rival.key, rival.org_id, "Rival Shop")
+    for p in (p1, p2, foreign):
+        world.offline(p.org_id, "500.00")
+    for to, amount in ((p1.org_id, "40.00"), (p3.org_id, "10.00")):
+        world.offline(world.agency.org_id, amount)
+        r = world.agency.api.post(f"/api/v1/wallets/{world.agency.org_id}/allocations",
+                                  json={"to_org_id": to, "amount": amount})
+        assert r.status_code == 201, r.get_json()
+    set_credit(world, p2.org_id, "50.00")
+
+    spend(p1, local(2026, 5, 31, 23, 59, 59), "10.00", "a")  # May, on the Shanghai calendar
+    spend(p1, local(2026, 6, 1, 0, 0, 0), "20.00", "b")  # June
+    spend(p2, local(2026, 6, 1, 12), "5.00", "a")
+    spend(p2, local(2026, 6, 2, 12), "545.00", "b")  # its 495 cash, then 50 post-pay
+    spend(foreign, local(2026, 6, 1), "99.00", "a")  # another agency's principal
+
+    def consumption(**params: Any) -> dict[str, Any]:
+        r = agency.get("/api/v1/agency/consumption", query_string=params)
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()  # type: ignore[no-any-return]
+
+    by_day = consumption(granularity="day", **{"from": "2026-05-31", "to": "2026-06-02"})
+    assert [(x["period"], x["amount"], x["cash"], x["post_pay"], x["count"]) for x in by_day["items"]] == [
+        ("2026-05-31", "10.00", "10.00", "0.00", 1), ("2026-06-01", "25.00", "25.00", "0.00", 2),
+        ("2026-06-02", "545.00", "495.00", "50.00", 1)]
+    assert (by_day["total"]["amount"], by_day["total"]["count"]) == ("580.00", 4)
+    by_month = consumption(granularity="month", **{"from": "2026-05-01", "to": "2026-06-30"})
+    assert [(x["period"], x["amount"]) for x in by_month["items"]] == [("2026-05", "10.00"), ("2026-06", "570.00")]
+    one = consumption(granularity="month", org_id=p1.org_id, **{"from": "2026-05-01", "to": "2026-06-30"})
+    assert one["total"]["amount"] == "30.00"
+    r = agency.get("/api/v1/agency/consumption", query_string={"from": "2026-06-01", "to": "2026-06-02",
+                                                                "org_id": foreign.org_id})
+    assert r.status_code == 404 and err(r) == "wallet_not_found"  # not its principal
+
+    r = agency.get("/api/v1/agency/principals/spend", query_string={"from": "2026-06-01", "to": "2026-06-30"})
+    assert r.status_code == 200, r.get_json()
+    page = r.get_json()
+    assert [(x["name"], x["amount"], x["cash"], x["post_pay"], x["count"], x["allocated_net"])
+            for x in page["items"]] == [
+        ("Second Shop", "550.00", "500.00", "50.00", 2, "0.00"),
+        (page["items"][1]["name"], "20.00", "20.00", "0.00", 1, "40.00"),  # the merchant
+        ("Quiet Shop", "0.00", "0.00", "0.00", 0, "10.00")]  # no spend: listed, last
+    assert page["items"][1]["org_id"] == p1.org_id and page["total"] == 3
+    assert (page["totals"]["amount"], page["totals"]["count"]) == ("570.00", 3)
+    r = agency.get("/api/v1/agency/principals/spend",
+                   query_string={"from": "2026-06-01", "to": "2026-06-30", "q": "quiet", "per_page": 1})
+    assert [x["name"] for x in r.get_json()["items"]] == ["Quiet Shop"] and r.get_json()["totals"]["amount"] == "0.00"
+
+    r = world.agency_employee.get("/api/v1/agency/principals/spend", query_string={"from": "2026-06-01",
+                                                                                    "to": "2026-06-30"})
+    assert r.status_code == 403  # funds are for the owner and admins
+    r = agency.get("/api/v1/agency/consumption", query_string={"from": "2026-06-02", "to": "2026-06-01"})
+    assert r.status_code == 422 and err(r) == "invalid_date"
