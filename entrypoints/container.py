@@ -172,12 +172,19 @@ class CoreModule(injector.Module):
     def export_kinds(self) -> ExportKinds:
         """Export kinds of every module (api.md "Long work")."""
         from application.identity.exports import AuditLogExport
-        from application.wallet.exports import AgencyEntriesExport, WalletEntriesExport
+        from application.wallet.exports import (
+            AgencyConsumptionExport,
+            AgencyEntriesExport,
+            AgencySpendExport,
+            WalletEntriesExport,
+        )
 
         kinds = ExportKinds()
         kinds.register("audit_log", AuditLogExport)
         kinds.register("wallet_entries", WalletEntriesExport)
         kinds.register("agency_entries", AgencyEntriesExport)
+        kinds.register("agency_spend", AgencySpendExport)
+        kinds.register("agency_consumption", AgencyConsumptionExport)
         workflow.register_exports(kinds)
         return kinds
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -138,6 +139,12 @@ class SqlAgencyStatements(AgencyStatementQueries):
             for row in consumption_rows(self.conn, L.org_id.in_(ids), consumption_period(granularity), since, until):
                 by_period.setdefault(row.period, []).append(row)
         return [ConsumptionRow.total(rows, period) for period, rows in sorted(by_period.items())]
+
+    def allocated_net_by_principal(self, agency_key: str) -> dict[str, Decimal]:
+        rows = self.conn.execute(select(L.counterparty_org_id, func.sum(L.amount)).where(
+            L.org_id == agency_key, L.type == "allocation", L.counterparty_org_id.is_not(None)
+        ).group_by(L.counterparty_org_id))
+        return {r[0]: -r[1] for r in rows}
 
     def consumption_by_wallet(self, org_ids: Sequence[str], since: datetime,
                               until: datetime) -> dict[str, ConsumptionRow]:

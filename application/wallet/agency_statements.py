@@ -34,7 +34,7 @@ from domain.shared.errors import ValidationFailed
 from domain.wallet import errors
 from domain.wallet.ledger import ENTRY_TYPES, ZERO
 from domain.wallet.model import Figures, StatementLine, Wallet
-from domain.wallet.ports import AgencyStatementQueries, ConsumptionRow, LedgerRepository, LineCursor, LineFilter
+from domain.wallet.ports import AgencyStatementQueries, ConsumptionRow, LineCursor, LineFilter
 from domain.wallet.purpose import GENERAL, PURPOSES, org_of, wallet_key
 
 NAMES_CHUNK = 500
@@ -146,6 +146,37 @@ class PrincipalSpendPage:
     totals: ConsumptionRow  # over every principal that matches, not just the page
 
 
+def matching_principals(uow: UnitOfWork, agency: str, q: str | None) -> list[str]:
+    """The authorised principals whose name contains ``q`` (case-insensitive) or whose id it is."""
+    needle = (q or "").strip()
+    if len(needle) > MAX_QUERY:
+        raise ValidationFailed("q", f"must be at most {MAX_QUERY} characters", code="invalid_query")
+    principals = authorised_principals(uow, agency)
+    if not needle:
+        return principals
+    names = principal_names(uow, principals)
+    folded = needle.casefold()
+    return [p for p in principals if p == needle or folded in names.get(p, "").casefold()]
+
+
+def principal_spend_rows(uow: UnitOfWork, agency: str, since: datetime, until: datetime, q: str | None,
+                         purpose: str) -> list[PrincipalSpendRow]:
+    """Every matching principal's spend from ``since`` to ``until`` and what the agency
+    allocated to it, most spend first, then by name."""
+    principals = matching_principals(uow, agency, q)
+    if not principals:
+        return []
+    names = principal_names(uow, principals)
+    keys = {p: wallet_key(p, purpose) for p in principals}
+    queries = uow.repo(AgencyStatementQueries)
+    spent = queries.consumption_by_wallet(list(keys.values()), since, until)
+    allocated = queries.allocated_net_by_principal(wallet_key(agency, purpose))
+    rows = [PrincipalSpendRow(p, names.get(p, ""), spent.get(keys[p], ConsumptionRow(p)),
+                              allocated.get(keys[p], ZERO)) for p in principals]
+    rows.sort(key=lambda r: (-r.spend.amount, r.name.casefold(), r.org_id))
+    return rows
+
+
 def walk_lines(uow: UnitOfWork, org_ids: Sequence[str], flt: LineFilter,
                page_size: int = WALK_PAGE) -> Iterator[StatementLine]:
     """Every matching line of these organisations, newest first, a page at a time."""
@@ -177,7 +208,7 @@ class AgencyStatementService:
         now = self.clock.now()
         today = self.clock.local(now).date()
         with self.uow_factory() as uow:
-            principals = self._matching(uow, agency, q)
+            principals = matching_principals(uow, agency, q)
             names = principal_names(uow, principals)
             principals.sort(key=lambda p: (names.get(p, "").casefold(), p))
             keys = [wallet_key(p, purpose) for p in principals]
@@ -212,32 +243,9 @@ class AgencyStatementService:
         check_purpose(purpose)
         since, until = consumption_range(self.clock, from_day, to_day)
         with self.uow_factory() as uow:
-            principals = self._matching(uow, agency, q)
-            names = principal_names(uow, principals)
-            keys = {p: wallet_key(p, purpose) for p in principals}
-            spent = uow.repo(AgencyStatementQueries).consumption_by_wallet(list(keys.values()), since, until) \
-                if keys else {}
-            ordered = sorted(principals, key=lambda p: (-spent.get(keys[p], ConsumptionRow("")).amount,
-                                                        names.get(p, "").casefold(), p))
-            shown = ordered[page.offset:page.offset + page.per_page]
-            ledger = uow.repo(LedgerRepository)
-            allocated = {p: ledger.allocated_net(wallet_key(agency, purpose), keys[p]) for p in shown}
-        items = [PrincipalSpendRow(p, names.get(p, ""), spent.get(keys[p], ConsumptionRow(p)), allocated[p])
-                 for p in shown]
-        return PrincipalSpendPage(Page(items, page.page, page.per_page, len(ordered)),
-                                  ConsumptionRow.total(spent.values()))
-
-    @staticmethod
-    def _matching(uow: UnitOfWork, agency: str, q: str | None) -> list[str]:
-        needle = (q or "").strip()
-        if len(needle) > MAX_QUERY:
-            raise ValidationFailed("q", f"must be at most {MAX_QUERY} characters", code="invalid_query")
-        principals = authorised_principals(uow, agency)
-        if not needle:
-            return principals
-        names = principal_names(uow, principals)
-        folded = needle.casefold()
-        return [p for p in principals if p == needle or folded in names.get(p, "").casefold()]
+            rows = principal_spend_rows(uow, agency, since, until, q, purpose)
+        return PrincipalSpendPage(Page(rows[page.offset:page.offset + page.per_page], page.page, page.per_page,
+                                       len(rows)), ConsumptionRow.total(r.spend for r in rows))
 
     def entries(self, caller: Caller, page: PageRequest, flt: LineFilter,
                 org_id: str | None = None, purpose: str = GENERAL) -> Page[NamedLine]:
@@ -256,6 +264,19 @@ class AgencyStatementService:
                     total)
 
 
-__all__ = ["AgencyStatementService", "FundsTotals", "NamedLine", "PrincipalFundsPage", "PrincipalFundsRow",
-           "PrincipalSpendPage", "PrincipalSpendRow",
-           "authorised_principals", "principal_names", "require_agency", "scope", "walk_lines"]
+__all__ = [
+    "AgencyStatementService",
+    "FundsTotals",
+    "NamedLine",
+    "PrincipalFundsPage",
+    "PrincipalFundsRow",
+    "PrincipalSpendPage",
+    "PrincipalSpendRow",
+    "authorised_principals",
+    "matching_principals",
+    "principal_names",
+    "principal_spend_rows",
+    "require_agency",
+    "scope",
+    "walk_lines",
+]

@@ -15,17 +15,19 @@ from application.shared.clock import Clock
 from application.shared.uow import UnitOfWork, UnitOfWorkFactory
 from application.wallet.agency_statements import (
     authorised_principals,
+    matching_principals,
     principal_names,
+    principal_spend_rows,
     require_agency,
     scope,
     walk_lines,
 )
-from application.wallet.services import WalletBase
+from application.wallet.services import WalletBase, consumption_range
 from domain.shared.errors import ValidationFailed
 from domain.wallet import errors
 from domain.wallet.ledger import ENTRY_TYPES
 from domain.wallet.model import StatementLine
-from domain.wallet.ports import LedgerRepository, LineFilter
+from domain.wallet.ports import AgencyStatementQueries, ConsumptionRow, LedgerRepository, LineFilter
 from domain.wallet.purpose import GENERAL, PURPOSES, SEPARATOR, org_of, wallet_key
 
 PAGE = 1000
@@ -173,3 +175,96 @@ class AgencyEntriesExport(ExportSource):
                 yield [ln.created_at, org_of(ln.org_id), names.get(org_of(ln.org_id), ""), *_line_cells(ln)]
 
         return AGENCY_HEADER, generate()
+
+
+SPEND_FILTERS = {"from", "to", "q", "purpose"}
+SPEND_HEADER = ["org_id", "org_name", "amount", "cash", "normal_coupon", "traffic_coupon", "post_pay", "count",
+                "allocated_net"]
+CONSUMPTION_FILTERS = {"granularity", "from", "to", "org_id", "purpose"}
+CONSUMPTION_HEADER = ["period", "amount", "cash", "normal_coupon", "traffic_coupon", "post_pay", "count"]
+
+
+def _range(clock: Clock, filters: dict[str, Any], allowed: set[str]) -> tuple[datetime, datetime]:
+    """``filters.from`` and ``filters.to`` (dates, both required) as a consumption range."""
+    unknown = set(filters) - allowed
+    if unknown:
+        raise ValidationFailed(f"filters.{sorted(unknown)[0]}", "unknown filter", code="invalid_filter")
+    for key in ("from", "to"):
+        if not isinstance(filters.get(key), str):
+            raise ValidationFailed(f"filters.{key}", "a date (YYYY-MM-DD) is required", code="invalid_filter")
+    try:
+        return consumption_range(clock, filters["from"], filters["to"])
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"filters.{exc.field}", exc.message.split(": ", 1)[-1], code=exc.code) from None
+
+
+def _agency_itself(caller: Caller, org_id: str) -> str:
+    agency = require_agency(caller)
+    if org_id != agency:
+        raise ValidationFailed("org_id", "must be the agency's own organisation", code="invalid_export_org")
+    return agency
+
+
+class AgencySpendExport(ExportSource):
+    """Each authorised principal's spend in a range by source and what the agency allocated
+    to it (``GET /agency/principals/spend``, every row); filters ``from``, ``to``, ``q``,
+    ``purpose``. For the agency itself, by its owner, admin or API key."""
+
+    @inject
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+
+    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
+        agency = _agency_itself(caller, org_id)
+        _range(self.clock, filters, SPEND_FILTERS)
+        _purpose(filters)
+        with self.uow_factory() as uow:
+            matching_principals(uow, agency, filters.get("q"))  # checks q
+
+    def rows(self, uow: UnitOfWork, org_id: str, filters: dict[str, Any]
+             ) -> tuple[list[str], Iterable[list[Any]]]:
+        since, until = _range(self.clock, filters, SPEND_FILTERS)
+        found = principal_spend_rows(uow, org_id, since, until, filters.get("q"), _purpose(filters))
+        return SPEND_HEADER, ([r.org_id, r.name, r.spend.amount, r.spend.cash, r.spend.normal_coupon,
+                               r.spend.traffic_coupon, r.spend.post_pay, r.spend.count, r.allocated_net]
+                              for r in found)
+
+
+class AgencyConsumptionExport(ExportSource):
+    """Consumption by day or month over all authorised principals (or ``org_id``), as
+    ``GET /agency/consumption``, with a total row; filters ``granularity`` (default day),
+    ``from``, ``to``, ``org_id``, ``purpose``. For the agency itself."""
+
+    @inject
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+
+    @staticmethod
+    def _granularity(filters: dict[str, Any]) -> str:
+        granularity = filters.get("granularity", "day")
+        if granularity not in ("day", "month"):
+            raise ValidationFailed("filters.granularity", "must be day or month", code="invalid_filter")
+        return str(granularity)
+
+    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
+        agency = _agency_itself(caller, org_id)
+        _range(self.clock, filters, CONSUMPTION_FILTERS)
+        self._granularity(filters)
+        _purpose(filters)
+        principal = AgencyEntriesExport._principal(filters)
+        with self.uow_factory() as uow:
+            scope(authorised_principals(uow, agency), principal)
+
+    def rows(self, uow: UnitOfWork, org_id: str, filters: dict[str, Any]
+             ) -> tuple[list[str], Iterable[list[Any]]]:
+        since, until = _range(self.clock, filters, CONSUMPTION_FILTERS)
+        principal = AgencyEntriesExport._principal(filters)
+        principals = authorised_principals(uow, org_id)
+        org_ids = [p for p in principals if p == principal] if principal is not None else principals
+        keys = [wallet_key(o, _purpose(filters)) for o in org_ids]
+        found = uow.repo(AgencyStatementQueries).consumption(keys, self._granularity(filters), since, until) \
+            if keys else []
+        return CONSUMPTION_HEADER, ([r.period, r.amount, r.cash, r.normal_coupon, r.traffic_coupon, r.post_pay,
+                                     r.count] for r in [*found, ConsumptionRow.total(found)])

@@ -278,6 +278,11 @@ class AgencyStatementQueries(abc.ABC):
         """``LedgerRepository.consumption`` over all these wallets together, by period."""
 
     @abc.abstractmethod
+    def allocated_net_by_principal(self, agency_key: str) -> dict[str, Decimal]:
+        """What the agency's wallet allocated to each wallet, net of reclaims, ever (wallet
+        key -> amount; wallets it never allocated to are absent)."""
+
+    @abc.abstractmethod
     def consumption_by_wallet(self, org_ids: Sequence[str], since: datetime,
                               until: datetime) -> dict[str, ConsumptionRow]:
         """Each wallet's charges and captures in the range added up (``period`` = its key);

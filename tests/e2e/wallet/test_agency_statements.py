@@ -416,6 +416,28 @@ def test_agency_consumption_and_spend_per_principal(world: World) -> None:
                    query_string={"from": "2026-06-01", "to": "2026-06-30", "q": "quiet", "per_page": 1})
     assert [x["name"] for x in r.get_json()["items"]] == ["Quiet Shop"] and r.get_json()["totals"]["amount"] == "0.00"
 
+    def export(kind: str, **filters: Any) -> list[dict[str, str]]:
+        r = agency.post("/api/v1/exports", json={"kind": kind, "format": "csv", "filters": filters})
+        assert r.status_code == 202, r.get_json()
+        job = agency.get(f"/api/v1/exports/{r.get_json()['id']}").get_json()  # jobs run inline in tests
+        assert job["status"] == "done", job
+        text = agency.get(job["download_url"]).get_data(as_text=True).lstrip("\ufeff")
+        return list(csv.DictReader(io.StringIO(text)))
+
+    spend_rows = export("agency_spend", **{"from": "2026-06-01", "to": "2026-06-30"})
+    assert [(x["org_name"], x["amount"], x["post_pay"], x["allocated_net"]) for x in spend_rows] == [
+        ("Second Shop", "550.00", "50.00", "0.00"), (spend_rows[1]["org_name"], "20.00", "0.00", "40.00"),
+        ("Quiet Shop", "0.00", "0.00", "10.00")]
+    months = export("agency_consumption", granularity="month", **{"from": "2026-05-01", "to": "2026-06-30"})
+    assert [(x["period"], x["amount"], x["count"]) for x in months] == [
+        ("2026-05", "10.00", "1"), ("2026-06", "570.00", "3"), ("total", "580.00", "4")]
+    r = agency.post("/api/v1/exports", json={"kind": "agency_spend", "format": "csv", "filters": {"from": "x"}})
+    assert r.status_code == 422 and err(r) == "invalid_filter"
+    r = agency.post("/api/v1/exports", json={"kind": "agency_consumption", "format": "csv",
+                                             "filters": {"from": "2026-06-01", "to": "2026-06-02",
+                                                         "org_id": foreign.org_id}})
+    assert r.status_code == 404  # not its principal
+
     r = world.agency_employee.get("/api/v1/agency/principals/spend", query_string={"from": "2026-06-01",
                                                                                     "to": "2026-06-30"})
     assert r.status_code == 403  # funds are for the owner and admins
