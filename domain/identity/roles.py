@@ -68,11 +68,8 @@ _ROLES = [
          "see and assign all leads"),
     Role("sales", frozenset({"agency", "vendor", "provider", "supplier", "customer"}),
          frozenset({"leads.view_own", "leads.invite"}), "own customers and leads, invitation codes"),
-    # the organisation's own wallet is recharged by its owner/admin only (issue 3: "owner recharges and
-    # withdraws"; seed 002: only the agency's main account recharges): finance sees the funds and will
-    # recharge the reseller's *customers* once trade links them (wallet.recharge_customers)
     Role("finance", frozenset({"customer", "supplier", "agency"}),
-         frozenset({"wallet.view", "wallet.recharge_customers"}), "see funds; recharge customers"),
+         frozenset({"wallet.view", "wallet.recharge", "wallet.recharge_customers"}), "recharge customers"),
     Role("operations", frozenset({"customer", "supplier", "agency"}), frozenset({"catalog.manage"}),
          "manage catalogue and prices"),
     Role("support", frozenset({"customer", "supplier", "agency", "vendor", "provider", "platform"}),
