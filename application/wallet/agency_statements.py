@@ -132,7 +132,7 @@ def scope(principals: list[str], org_id: str | None) -> list[str]:
 @dataclasses.dataclass(frozen=True)
 class PrincipalSpendRow:
     """What one principal spent in a range, by source, and what the agency allocated to it
-    (net of reclaims, since the relation began)."""
+    (net of reclaims, ever)."""
 
     org_id: str
     name: str

@@ -43,22 +43,22 @@ class LowBalanceNotifier:
         body = (f"The available balance of your {which} {payload['available']} CNY is below your alert threshold "
                 f"{payload['threshold']} CNY. Recharge to keep orders running.")
         org_id = org_of(payload["org_id"])
+        # the agencies first (in-site only): a failing SMS gateway below must not keep them uninformed
+        agencies = uow.repo(RelationRepository).list("agency_principal", to_org_id=org_id, status="authorized")
+        if agencies:
+            org = uow.repo(OrganizationRepository).get(org_id)
+            name = org.name if org else org_id
+            agency_body = (f"The available balance of {name}'s {which} {payload['available']} CNY is below its "
+                           f"alert threshold {payload['threshold']} CNY. Allocate funds to keep its orders running.")
+            for rel in agencies:
+                for user in users_with(uow, rel.from_org_id, "wallet.allocate"):
+                    self.notifier.notify_user(uow, user.id, f"{name}: {which} balance is low", agency_body,
+                                              message_id, channels=("inbox",))
         for user in users_with(uow, org_id, "wallet.view"):
             self.notifier.notify_user(uow, user.id, title, body, message_id, channels=("inbox", "sms"),
                                       sms_template="wallet_low_balance",
                                       sms_params={"available": payload["available"],
                                                   "threshold": payload["threshold"]})
-        agencies = uow.repo(RelationRepository).list("agency_principal", to_org_id=org_id, status="authorized")
-        if not agencies:
-            return
-        org = uow.repo(OrganizationRepository).get(org_id)
-        name = org.name if org else org_id
-        agency_body = (f"The available balance of {name}'s {which} {payload['available']} CNY is below its alert "
-                       f"threshold {payload['threshold']} CNY. Allocate funds to keep its orders running.")
-        for rel in agencies:
-            for user in users_with(uow, rel.from_org_id, "wallet.allocate"):
-                self.notifier.notify_user(uow, user.id, f"{name}: {which} balance is low", agency_body, message_id,
-                                          channels=("inbox",))
 
 
 class RechargeFlagNotifier:

@@ -50,7 +50,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -177,14 +177,17 @@ def check_granularity(granularity: str) -> None:
         raise ValidationFailed("granularity", "must be day or month", code="invalid_granularity")
 
 
+def _day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)  # a date only: a timestamp is refused
+    except (TypeError, ValueError):
+        raise ValidationFailed(field, "must be a date (YYYY-MM-DD)", code="invalid_date") from None
+
+
 def consumption_range(clock: Clock, from_day: str, to_day: str) -> tuple[datetime, datetime]:
     """The moments a consumption report covers: ``from_day`` to ``to_day`` inclusive, whole
     days in the platform time zone, at most ``MAX_CONSUMPTION_DAYS`` apart."""
-    try:
-        first = datetime.fromisoformat(from_day).date()
-        last = datetime.fromisoformat(to_day).date()
-    except ValueError:
-        raise ValidationFailed("from", "from and to must be dates (YYYY-MM-DD)", code="invalid_date") from None
+    first, last = _day(from_day, "from"), _day(to_day, "to")
     if last < first:
         raise ValidationFailed("to", "must not be before from", code="invalid_date")
     if (last - first).days > MAX_CONSUMPTION_DAYS:

@@ -306,6 +306,9 @@ def quarter_of(month: str) -> str:
     return f"{year}-Q{(int(mm) - 1) // QUARTER_MONTHS + 1}"
 
 
+PERFORMANCE_LISTED = 100  # principals listed per bucket (the count covers all of them)
+
+
 @dataclasses.dataclass(frozen=True)
 class BucketPrincipal:
     """A principal with spend in a performance bucket."""
@@ -349,6 +352,7 @@ def performance(year: int, rows: Sequence[MonthSpend], names: Mapping[str, str] 
     def bucket(p: str) -> PerformanceBucket:
         listed = sorted((BucketPrincipal(o, a, names.get(o, "")) for o, a in who[p].items()),
                         key=lambda ps: (-ps.spend, ps.org_id))
-        return PerformanceBucket(p, len(listed), sum((ps.spend for ps in listed), ZERO), listed)
+        return PerformanceBucket(p, len(listed), sum((ps.spend for ps in listed), ZERO),
+                                 listed[:PERFORMANCE_LISTED])
 
     return Performance(year, [bucket(m) for m in months], [bucket(q) for q in quarters], bucket(str(year)))

@@ -408,7 +408,7 @@ def test_agency_consumption_and_spend_per_principal(world: World) -> None:
     assert [(x["name"], x["amount"], x["cash"], x["post_pay"], x["count"], x["allocated_net"])
             for x in page["items"]] == [
         ("Second Shop", "550.00", "500.00", "50.00", 2, "0.00"),
-        (page["items"][1]["name"], "20.00", "20.00", "0.00", 1, "40.00"),  # the merchant
+        ("Corner Shop", "20.00", "20.00", "0.00", 1, "40.00"),
         ("Quiet Shop", "0.00", "0.00", "0.00", 0, "10.00")]  # no spend: listed, last
     assert page["items"][1]["org_id"] == p1.org_id and page["total"] == 3
     assert (page["totals"]["amount"], page["totals"]["count"]) == ("570.00", 3)
@@ -425,14 +425,19 @@ def test_agency_consumption_and_spend_per_principal(world: World) -> None:
         return list(csv.DictReader(io.StringIO(text)))
 
     spend_rows = export("agency_spend", **{"from": "2026-06-01", "to": "2026-06-30"})
-    assert [(x["org_name"], x["amount"], x["post_pay"], x["allocated_net"]) for x in spend_rows] == [
-        ("Second Shop", "550.00", "50.00", "0.00"), (spend_rows[1]["org_name"], "20.00", "0.00", "40.00"),
-        ("Quiet Shop", "0.00", "0.00", "10.00")]
+    assert [(x["org_id"], x["org_name"], x["amount"], x["post_pay"], x["allocated_net"]) for x in spend_rows] == [
+        (p2.org_id, "Second Shop", "550.00", "50.00", "0.00"), (p1.org_id, "Corner Shop", "20.00", "0.00", "40.00"),
+        (p3.org_id, "Quiet Shop", "0.00", "0.00", "10.00")]
     months = export("agency_consumption", granularity="month", **{"from": "2026-05-01", "to": "2026-06-30"})
     assert [(x["period"], x["amount"], x["count"]) for x in months] == [
         ("2026-05", "10.00", "1"), ("2026-06", "570.00", "3"), ("total", "580.00", "4")]
-    r = agency.post("/api/v1/exports", json={"kind": "agency_spend", "format": "csv", "filters": {"from": "x"}})
-    assert r.status_code == 422 and err(r) == "invalid_filter"
+    for bad, field in (({"from": "x"}, "filters.to"), ({"from": "2026-06-01", "to": "June"}, "filters.to"),
+                       ({"from": "2026-06-01T10:00:00+08:00", "to": "2026-06-02"}, "filters.from"),
+                       ({"from": "2026-06-01", "to": "2026-06-02", "q": 5}, "filters.q"),
+                       ({"from": "2026-06-01", "to": "2026-06-02", "q": "x" * 101}, "filters.q")):
+        r = agency.post("/api/v1/exports", json={"kind": "agency_spend", "format": "csv", "filters": bad})
+        assert r.status_code == 422 and err(r) == "invalid_filter", (bad, r.get_json())
+        assert field in r.get_json()["error"]["details"], (bad, r.get_json())
     r = agency.post("/api/v1/exports", json={"kind": "agency_consumption", "format": "csv",
                                              "filters": {"from": "2026-06-01", "to": "2026-06-02",
                                                          "org_id": foreign.org_id}})

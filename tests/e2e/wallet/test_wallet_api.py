@@ -515,7 +515,14 @@ def test_a_principals_low_balance_alert_reaches_its_agencys_admins_in_site(world
         assert [x["title"] for x in got] == ["Corner Shop: wallet balance is low"]
         assert "45.00" in got[0]["body"] and "50.00" in got[0]["body"]
     assert alerts(world.agency_employee) == []  # operates principals, sees no funds
-    assert alerts(world.customer.api) == []  # another tenant
+
+    rels = world.agency.api.get(f"/api/v1/organizations/{world.agency.org_id}/principals").get_json()["items"]
+    rel = next(x["id"] for x in rels if x["to_org_id"] == m.org_id)
+    assert world.agency.api.post(f"/api/v1/relations/{rel}/terminate").status_code == 200
+    world.offline(m.org_id, "20.00")  # 65: re-armed
+    charge(m.api, m.org_id, "20.00", "low-2")  # 45 again: a second alert
+    assert len(alerts(m.api)) == 2
+    assert len(alerts(world.agency.api)) == 1  # the relation ended: the agency hears no more
 
 
 def test_entries_filters_consumption_and_the_past(world: World) -> None:
