@@ -79,6 +79,13 @@ def _purpose(filters: dict[str, Any]) -> str:
     return str(purpose)
 
 
+def _agency_itself(caller: Caller, org_id: str) -> str:
+    agency = require_agency(caller)
+    if org_id != agency:
+        raise ValidationFailed("org_id", "must be the agency's own organisation", code="invalid_export_org")
+    return agency
+
+
 def _line_filter(clock: Clock, filters: dict[str, Any], allowed: set[str]) -> LineFilter:
     unknown = set(filters) - allowed
     if unknown:
@@ -152,21 +159,24 @@ class AgencyEntriesExport(ExportSource):
         return org_id
 
     def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
-        agency = require_agency(caller)
-        if org_id != agency:
-            raise ValidationFailed("org_id", "must be the agency's own organisation", code="invalid_export_org")
+        agency = _agency_itself(caller, org_id)
         _line_filter(self.clock, filters, AGENCY_FILTERS)
         _purpose(filters)
-        principal = self._principal(filters)
         with self.uow_factory() as uow:
-            scope(authorised_principals(uow, agency), principal)
+            scope(authorised_principals(uow, agency), self._principal(filters))
+
+    @classmethod
+    def principals(cls, uow: UnitOfWork, agency: str, filters: dict[str, Any]) -> list[str]:
+        """The principals an agency export covers when it runs: all authorised ones, or the
+        one ``filters.org_id`` names (none if it is no longer authorised)."""
+        principal = cls._principal(filters)
+        principals = authorised_principals(uow, agency)
+        return [p for p in principals if p == principal] if principal is not None else principals
 
     def rows(self, uow: UnitOfWork, org_id: str, filters: dict[str, Any]
              ) -> tuple[list[str], Iterable[list[Any]]]:
         flt = _line_filter(self.clock, filters, AGENCY_FILTERS)
-        principal = self._principal(filters)
-        principals = authorised_principals(uow, org_id)
-        org_ids = [p for p in principals if p == principal] if principal is not None else principals
+        org_ids = self.principals(uow, org_id, filters)
         names = principal_names(uow, org_ids)
         keys = [wallet_key(o, _purpose(filters)) for o in org_ids]
 
@@ -204,13 +214,6 @@ def _query(filters: dict[str, Any]) -> str | None:
     if q is not None and (not isinstance(q, str) or len(q) > MAX_QUERY):
         raise ValidationFailed("filters.q", f"must be text of at most {MAX_QUERY} characters", code="invalid_filter")
     return q
-
-
-def _agency_itself(caller: Caller, org_id: str) -> str:
-    agency = require_agency(caller)
-    if org_id != agency:
-        raise ValidationFailed("org_id", "must be the agency's own organisation", code="invalid_export_org")
-    return agency
 
 
 class AgencySpendExport(ExportSource):
@@ -260,17 +263,13 @@ class AgencyConsumptionExport(ExportSource):
         _range(self.clock, filters, CONSUMPTION_FILTERS)
         self._granularity(filters)
         _purpose(filters)
-        principal = AgencyEntriesExport._principal(filters)
         with self.uow_factory() as uow:
-            scope(authorised_principals(uow, agency), principal)
+            scope(authorised_principals(uow, agency), AgencyEntriesExport._principal(filters))
 
     def rows(self, uow: UnitOfWork, org_id: str, filters: dict[str, Any]
              ) -> tuple[list[str], Iterable[list[Any]]]:
         since, until = _range(self.clock, filters, CONSUMPTION_FILTERS)
-        principal = AgencyEntriesExport._principal(filters)
-        principals = authorised_principals(uow, org_id)
-        org_ids = [p for p in principals if p == principal] if principal is not None else principals
-        keys = [wallet_key(o, _purpose(filters)) for o in org_ids]
+        keys = [wallet_key(o, _purpose(filters)) for o in AgencyEntriesExport.principals(uow, org_id, filters)]
         found = uow.repo(AgencyStatementQueries).consumption(keys, self._granularity(filters), since, until) \
             if keys else []
         return CONSUMPTION_HEADER, ([r.period, r.amount, r.cash, r.normal_coupon, r.traffic_coupon, r.post_pay,

@@ -387,8 +387,8 @@ def principal_spend(caller: Caller) -> Any:
     p = found.page
     items = [{**dataclasses.asdict(r.spend), "org_id": r.org_id, "name": r.name, "allocated_net": r.allocated_net}
              for r in p.items]
-    return dump(PrincipalSpendSummaryPageOut, {"items": items, "page": p.page, "per_page": p.per_page, "total": p.total,
-                                        "totals": found.totals})
+    return dump(PrincipalSpendSummaryPageOut, {"items": items, "page": p.page, "per_page": p.per_page,
+                                               "total": p.total, "totals": found.totals})
 
 
 @bp.get("/principals/entries")
