@@ -25,7 +25,7 @@ allocation and reclaim         ``wallet.allocate`` in the agency, to/from an *au
 coupons                        the platform (``wallet.coupons.grant``, platform-funded) or an
                                agency (``wallet.allocate``, funded from its cash) to a principal
 charge, hold, capture,         the wallet's own organisation with ``trade.buy`` or
-release                        ``wallet.recharge`` (a user or its API key: a per-order payment),
+release                        ``wallet.manage`` (a user or its API key: a per-order payment),
                                or the platform (``platform.admin``): then it is a *withholding*
                                charge (or hold) and needs the wallet's active withholding
                                agreement; capturing an existing hold needs nothing more.
@@ -35,9 +35,9 @@ release                        ``wallet.recharge`` (a user or its API key: a per
 credit limit                   ``wallet.credit.manage`` (platform admin)
 deposit due and refund         ``wallet.deposit.manage`` (platform admin); paying it:
                                ``wallet.deposit.pay`` in the wallet's organisation
-daily budget, alert threshold  ``wallet.recharge`` in the wallet's organisation, the agency
+daily budget, alert threshold  ``wallet.manage`` in the wallet's organisation, the agency
                                (``wallet.allocate``) of an authorised principal, or the platform admin
-withholding agreement          bind / revoke: ``wallet.recharge`` in the organisation;
+withholding agreement          bind / revoke: ``wallet.manage`` in the organisation;
                                confirm (and revoke): the platform admin
 =============================  ===============================================================
 
@@ -114,7 +114,7 @@ from domain.wallet.purpose import (
 )
 
 T = TypeVar("T")
-SPEND_PERMISSIONS = ("trade.buy", "wallet.recharge")
+SPEND_PERMISSIONS = ("trade.buy", "wallet.manage")
 MAX_CONSUMPTION_DAYS = 400
 
 
@@ -356,7 +356,7 @@ class WalletBase:
         if caller.can_see_org(org_id):
             if caller.has("wallet.allocate") and caller.acting_for_org_id == org_id:
                 return  # an agency admin acting for its principal
-            caller.require("wallet.recharge", org_id=org_id)
+            caller.require("wallet.manage", org_id=org_id)
             return
         if caller.has("wallet.allocate") and self._principal_of(uow, caller.org_id, org_id):
             return
@@ -383,7 +383,7 @@ class WalletBase:
         if not caller.roles:
             caller.require("trade.buy")
         if not any(caller.has(p) for p in SPEND_PERMISSIONS):
-            raise Forbidden("missing permission trade.buy or wallet.recharge", code="permission_denied",
+            raise Forbidden("missing permission trade.buy or wallet.manage", code="permission_denied",
                             details={"permission": "trade.buy"})
         if with_payees:
             raise errors.PayeesNotAllowed("only the platform names payees on a charge")
@@ -563,13 +563,11 @@ class WalletService(WalletBase):
         commit runs the guards (Idempotency-Key leases) of the charges it writes an entry
         for — not of refused or repeated ones, which take no effect: if one fails, the batch
         fails as a whole and each charge runs again on its own (``Combiner``)."""
-        org_id = charges[0].org_id
-
         def command(tx: Ledger) -> list[EntryResult | BaseException]:
-            wallets = tx.lock(org_id, *(p for c in charges for p, _ in c.payees))
-            # under the wallet's lock no other transaction can write its charges: a key
+            wallets = tx.lock(*(c.org_id for c in charges), *(p for c in charges for p, _ in c.payees))
+            # under the wallets' locks no other transaction can write their charges: a key
             # absent now stays absent until this one commits
-            keys = [charge_key(org_id, c.reference) for c in charges]
+            keys = [charge_key(c.org_id, c.reference) for c in charges]
             taken = tx.uow.repo(LedgerRepository).existing_keys({k for k in keys if k})
             out: list[EntryResult | BaseException | None] = []
             for c, key in zip(charges, keys, strict=True):
@@ -583,7 +581,7 @@ class WalletService(WalletBase):
                     continue
                 tx.stage(entry)
                 taken.add(key or "")
-                out.append(EntryResult(entry, tx.lines[org_id]))
+                out.append(EntryResult(entry, tx.lines[c.org_id]))
             tx.flush()  # every new entry in one statement, then the repeats can find theirs
             results: list[EntryResult | BaseException] = []
             for c, res in zip(charges, out, strict=True):
@@ -937,7 +935,7 @@ class WalletService(WalletBase):
 
     def bind_agreement(self, caller: Caller, org_id: str, account: str, account_name: str,
                        account_type: str) -> WithholdingAgreement:
-        self._require_own(caller, "wallet.recharge", org_id)
+        self._require_own(caller, "wallet.manage", org_id)
         general_only(org_id, "withholding agreement")
         now = self.clock.now()
         agreement = WithholdingAgreement.bind(org_id, account, account_name, account_type, now,
@@ -956,7 +954,7 @@ class WalletService(WalletBase):
 
     def agreements(self, caller: Caller, org_id: str) -> list[WithholdingAgreement]:
         with self.uow_factory() as uow:
-            if not (caller.is_platform_admin or (caller.can_see_org(org_of(org_id)) and caller.has("wallet.recharge"))):
+            if not (caller.is_platform_admin or (caller.can_see_org(org_of(org_id)) and caller.has("wallet.manage"))):
                 self._require_view(uow, caller, org_id)
             return uow.repo(AgreementRepository).list(org_id)
 
@@ -993,7 +991,7 @@ class WalletService(WalletBase):
 
     def revoke_agreement(self, caller: Caller, org_id: str, agreement_id: str) -> WithholdingAgreement:
         if not caller.is_platform_admin:
-            self._require_own(caller, "wallet.recharge", org_id)
+            self._require_own(caller, "wallet.manage", org_id)
         return self._agreement(caller, org_id, agreement_id, lambda a, now: a.revoke(now, self._actor(caller)),
                                False, "wallet.agreement_revoke")
 

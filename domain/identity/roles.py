@@ -3,6 +3,12 @@
 Organisations assign roles; they never invent them. A permission is a dotted
 string; a role grants a set. Other modules ask ``has_permission`` rather than
 checking role names, so a new role is one line here.
+
+Wallet permissions (docs/adr/0009-wallet-permissions.md): ``wallet.recharge`` and
+``wallet.withdraw`` move money into and out of the platform and belong to the owner
+(identity.md: "owner recharges and withdraws"); ``wallet.manage`` runs the wallet day to
+day (charges and holds through the API, daily budgets, alert thresholds, withholding
+agreements) and is also given to a finance user; ``wallet.view`` sees the figures.
 """
 from __future__ import annotations
 
@@ -51,7 +57,8 @@ _ROLES = [
     Role("account_manager", frozenset({"provider", "vendor"}),
          frozenset({"workflow.nodes.work", "dispatch.claim"}), "claims orders for its department"),
     Role("agency_owner", frozenset({"agency"}),
-         frozenset(_ID_ADMIN | {"wallet.view", "wallet.recharge", "wallet.withdraw", "wallet.allocate",
+         frozenset(_ID_ADMIN | {"wallet.view", "wallet.recharge", "wallet.withdraw", "wallet.manage",
+                                "wallet.allocate",
                                 "wallet.deposit.pay", "agency.principals.manage", "agency.principals.operate",
                                 "agency.performance.view", "leads.view_all", "leads.assign"}),
          "everything, including recharge, withdrawal, deposits, performance"),
@@ -69,13 +76,16 @@ _ROLES = [
     Role("sales", frozenset({"agency", "vendor", "provider", "supplier", "customer"}),
          frozenset({"leads.view_own", "leads.invite"}), "own customers and leads, invitation codes"),
     Role("finance", frozenset({"customer", "supplier", "agency"}),
-         frozenset({"wallet.view", "wallet.recharge", "wallet.recharge_customers"}), "recharge customers"),
+         frozenset({"wallet.view", "wallet.manage", "wallet.recharge_customers"}),
+         "recharge customers; runs the organisation's wallet (budgets, thresholds, agreements, API"
+         " charges) but neither recharges nor withdraws it: the owner does"),
     Role("operations", frozenset({"customer", "supplier", "agency"}), frozenset({"catalog.manage"}),
          "manage catalogue and prices"),
     Role("support", frozenset({"customer", "supplier", "agency", "vendor", "provider", "platform"}),
          frozenset({"tickets.answer"}), "answer tickets"),
     Role("customer_admin", frozenset({"customer"}),
-         frozenset(_ID_ADMIN | {"wallet.view", "wallet.recharge", "wallet.withdraw", "wallet.deposit.pay",
+         frozenset(_ID_ADMIN | {"wallet.view", "wallet.recharge", "wallet.withdraw", "wallet.manage",
+                                "wallet.deposit.pay",
                                 "trade.buy", "tickets.raise", "workflow.requirements.submit"}),
          "buy, pay, tickets, requirements, confirmations; manage the organisation"),
     Role("customer_user", frozenset({"customer"}),
@@ -85,7 +95,8 @@ _ROLES = [
          frozenset(_ID_ADMIN | {"catalog.manage", "wallet.view", "settlement.view", "tickets.answer"}),
          "goods, subscriptions, fulfilment and statements of a supplier"),
     Role("merchant_admin", frozenset({"merchant", "partner_merchant"}),
-         frozenset(_ID_ADMIN | {"wallet.view", "wallet.recharge", "wallet.withdraw", "points.vouchers.verify",
+         frozenset(_ID_ADMIN | {"wallet.view", "wallet.recharge", "wallet.withdraw", "wallet.manage",
+                                "points.vouchers.verify",
                                 "settlement.view"}),
          "verify vouchers, view settlements, manage the organisation"),
     Role("merchant_clerk", frozenset({"merchant", "partner_merchant"}),

@@ -101,6 +101,45 @@ def test_online_recharge_answers_pending_with_a_payment_url(world: World) -> Non
     assert r.status_code == 403  # online recharge is the owner's
 
 
+@pytest.mark.parametrize("tenant", ["customer", "agency"])
+def test_a_finance_user_runs_the_wallet_but_only_the_owner_recharges_and_withdraws(world: World,
+                                                                                    tenant: str) -> None:
+    """identity.md: the owner recharges and withdraws (an agency admin neither); seed 002: only
+    the agency's main account recharges. A finance user runs the wallet day to day."""
+    from tests.e2e.wallet.conftest import add_user
+
+    t = getattr(world, tenant)
+    fin = add_user(t.api, t.org_id, f"{tenant}.fin", ["finance"])
+    world.offline(t.org_id, "100.00")
+    assert world.wallet(fin, t.org_id)["cash"] == "100.00"
+    for path, body in (("/recharges", {"amount": "1.00", "channel": "sandbox"}),
+                       ("/withdrawals", {"amount": "1.00"})):
+        r = fin.post(url(t.org_id, path), json=body)
+        assert r.status_code == 403 and err(r) == "permission_denied", (path, r.get_json())
+    assert r.get_json()["error"]["details"] == {"permission": "wallet.withdraw"}
+    r = fin.post(url(t.org_id, "/recharges"), json={"amount": "1.00", "channel": "sandbox"})
+    assert r.get_json()["error"]["details"] == {"permission": "wallet.recharge"}
+    assert world.wallet(t.api, t.org_id)["cash"] == "100.00"  # nothing moved
+
+    r = fin.put(url(t.org_id, "/budget"), json={"daily_budget": "50.00"})
+    assert r.status_code == 200 and r.get_json()["daily_budget"] == "50.00"
+    r = fin.put(url(t.org_id, "/low-balance-alert"), json={"threshold": "5.00"})
+    assert r.status_code == 200, r.get_json()
+    r = charge(fin, t.org_id, "10.00", "fin-1")
+    assert r.status_code == 201 and r.get_json()["breakdown"]["cash"] == "10.00"
+    r = fin.post(url(t.org_id, "/withholding-agreements"),
+                 json={"account": "pay@corp.example", "account_name": "Corp Ltd", "account_type": "enterprise"})
+    assert r.status_code == 201 and r.get_json()["status"] == "pending"
+    assert fin.get(url(t.org_id, "/withholding-agreements")).status_code == 200
+
+    # the owner still does both
+    r = t.api.post(url(t.org_id, "/recharges"), json={"amount": "1.00", "channel": "sandbox"})
+    assert r.status_code == 201 and r.get_json()["status"] == "pending"
+    r = t.api.post(url(t.org_id, "/withdrawals"), json={"amount": "1.00"})
+    assert r.status_code == 409 and err(r) == "not_refundable"  # allowed; offline money goes back offline
+    assert world.ledger_total() == 0
+
+
 # -- money validation --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("amount, message", [
