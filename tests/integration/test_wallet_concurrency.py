@@ -169,3 +169,39 @@ def test_sixteen_clients_repeating_one_reference_write_one_entry(container: Any)
     admin = Caller(org_id="org_platform", org_kinds=frozenset({"platform"}), roles=("platform_admin",))
     assert wallets.wallet(admin, org).figures.cash == Decimal("70.00")
     cached_equals_postings(container)
+
+
+def test_two_processes_combining_charges_over_shared_wallets_never_deadlock(
+        container: Any, settings: Settings, overrides: list[Any]) -> None:
+    """Two web processes (two containers: their own pool and combiner) charge the same four
+    wallets, each charge paying another of them. A combined batch locks its payer and
+    every payee of its charges in one sorted select, like every transaction: no lock cycle
+    is possible between the processes' batches and single charges."""
+    from entrypoints.container import build_container
+
+    orgs = [make_org(container, f"Shared {i}") for i in range(4)]
+    recharges = container.get(RechargeService)
+    for org in orgs:
+        recharges.recharge(FINANCE, org, Decimal("1000.00"), "offline", "prepaid")
+    other = build_container(settings, *overrides)
+    services = [container.get(WalletService), other.get(WalletService)]
+    rounds = 8
+
+    def work(i: int) -> list[str]:
+        wallets = services[i % 2]
+        out = []
+        for k in range(rounds):
+            payer, payee = orgs[(i + k) % 4], orgs[(i + k + 1 + i % 3) % 4]
+            if payee == payer:
+                payee = orgs[(i + k + 2) % 4]
+            out.append(outcome(lambda p=payer, q=payee, k=k: wallets.charge(
+                None, p, Decimal("3.00"), f"s-{i}-{k}", payees=[(q, Decimal("2.00"))])))
+        return out
+
+    results = [o for per in run_clients(work) for o in per]
+    assert Counter(results) == {"ok": CLIENTS * rounds}, Counter(results)
+    admin = Caller(org_id="org_platform", org_kinds=frozenset({"platform"}), roles=("platform_admin",))
+    total = sum(services[0].wallet(admin, org).figures.cash for org in orgs)
+    assert total == Decimal("4000.00") - CLIENTS * rounds * Decimal("1.00")  # 1.00 of each charge is margin
+    assert services[0].ledger_total() == 0
+    cached_equals_postings(container)
