@@ -558,8 +558,10 @@ class WalletService(WalletBase):
         return self._run(command)
 
     def _charge_batch(self, charges: Sequence[_Charge]) -> list[EntryResult | BaseException]:
-        """Charges of one wallet in one transaction, decided one after the other in order,
-        exactly as if each had waited for the wallet's lock behind the previous one. The
+        """Charges in one transaction (the combiner batches those of one wallet; each charge
+        names its own, and every payer and payee is locked in one sorted select), decided
+        one after the other in order, exactly as if each had waited for the wallet's lock
+        behind the previous one. The
         commit runs the guards (Idempotency-Key leases) of the charges it writes an entry
         for — not of refused or repeated ones, which take no effect: if one fails, the batch
         fails as a whole and each charge runs again on its own (``Combiner``)."""
