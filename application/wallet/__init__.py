@@ -15,7 +15,7 @@ from application.wallet.recharges import (
     RechargeService,
     ReconcileReport,
 )
-from application.wallet.services import BudgetView, EntryResult, HoldResult, WalletService, WalletView
+from application.wallet.services import EntryResult, HoldResult, WalletService, WalletView
 
 
 def subscribe(registry: HandlerRegistry) -> None:
@@ -24,6 +24,6 @@ def subscribe(registry: HandlerRegistry) -> None:
     registry.subscribe("RechargeFlagged", "wallet.notify_recharge_flagged", RechargeFlagNotifier)
 
 
-__all__ = ["AgencyOverviewService", "AgencyStatementService", "BadNotification", "BudgetView", "EntryResult",
-           "GatewayUnavailable", "HoldResult", "LowBalanceNotifier", "NotificationResult", "RechargeFlagNotifier",
-           "RechargeResult", "RechargeService", "ReconcileReport", "WalletService", "WalletView", "subscribe"]
+__all__ = ["AgencyOverviewService", "AgencyStatementService", "BadNotification", "EntryResult", "GatewayUnavailable",
+           "HoldResult", "LowBalanceNotifier", "NotificationResult", "RechargeFlagNotifier", "RechargeResult",
+           "RechargeService", "ReconcileReport", "WalletService", "WalletView", "subscribe"]

@@ -36,9 +36,7 @@ credit limit                   ``wallet.credit.manage`` (platform admin)
 deposit due and refund         ``wallet.deposit.manage`` (platform admin); paying it:
                                ``wallet.deposit.pay`` in the wallet's organisation
 daily budget, alert threshold  ``wallet.manage`` in the wallet's organisation, the agency
-                               (``wallet.allocate``) of an authorised principal, or the platform admin;
-                               a daily budget also an agency employee acting for the principal
-                               (``agency.principals.operate``), who is shown only the budget
+                               (``wallet.allocate``) of an authorised principal, or the platform admin
 withholding agreement          bind / revoke: ``wallet.manage`` in the organisation;
                                confirm (and revoke): the platform admin
 =============================  ===============================================================
@@ -172,14 +170,6 @@ class WalletView:
     low_balance_alerted: bool = False
     withholding_active: bool = False
     historical: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class BudgetView:
-    """What setting a daily budget shows a caller who may operate the principal but see no
-    funds (an agency employee acting for it, identity.md): the budget, nothing else."""
-    org_id: str
-    daily_budget: Decimal | None
 
 
 def check_granularity(granularity: str) -> None:
@@ -358,18 +348,14 @@ class WalletBase:
             return
         raise errors.WalletNotFound("no such wallet")
 
-    def _require_manage(self, uow: UnitOfWork, caller: Caller, org_id: str, *, operators: bool = False) -> None:
-        """Budgets and alert thresholds: the owner, the principal's agency, the platform admin.
-        ``operators``: also an agency employee acting for the principal (a daily budget is ad
-        delivery, which employees run — seed 002 "可投放所有委托人", "支持修改客户账户日预算";
-        the threshold is about funds, which they do not see)."""
+    def _require_manage(self, uow: UnitOfWork, caller: Caller, org_id: str) -> None:
+        """Budgets and alert thresholds: the owner, the principal's agency, the platform admin."""
         org_id = org_of(org_id)
         if caller.is_platform_admin:
             return
         if caller.can_see_org(org_id):
-            operator = caller.has("agency.principals.operate") or caller.has("agency.principals.operate_bound")
-            if caller.acting_for_org_id == org_id and (caller.has("wallet.allocate") or (operators and operator)):
-                return  # an agency admin (or, for a budget, an employee) acting for its principal
+            if caller.has("wallet.allocate") and caller.acting_for_org_id == org_id:
+                return  # an agency admin acting for its principal
             caller.require("wallet.manage", org_id=org_id)
             return
         if caller.has("wallet.allocate") and self._principal_of(uow, caller.org_id, org_id):
@@ -897,10 +883,9 @@ class WalletService(WalletBase):
 
         self._run(command)
 
-    def set_daily_budget(self, caller: Caller, org_id: str, budget: Decimal | None) -> WalletView | BudgetView:
-        """The wallet's figures afterwards, or only the budget for a caller who sees no funds."""
+    def set_daily_budget(self, caller: Caller, org_id: str, budget: Decimal | None) -> WalletView:
         with self.uow_factory() as uow:
-            self._require_manage(uow, caller, org_id, operators=True)
+            self._require_manage(uow, caller, org_id)
         general_only(org_id, "daily budget")
 
         def command(tx: Ledger) -> None:
@@ -912,16 +897,11 @@ class WalletService(WalletBase):
             tx.uow.commit()
 
         self._run(command)
-        if self._can_view(caller, org_id):
-            return self.wallet(caller, org_id)
-        with self.uow_factory() as uow:
-            wallet = uow.repo(WalletRepository).get(org_id)
-        return BudgetView(org_id, wallet.daily_budget if wallet is not None else budget)
+        return self.wallet(caller, org_id) if self._can_view(caller, org_id) else self._bare_view(org_id)
 
     def set_low_balance_threshold(self, caller: Caller, org_id: str, threshold: Decimal | None) -> WalletView:
         with self.uow_factory() as uow:
             self._require_manage(uow, caller, org_id)
-            self._require_view(uow, caller, org_id)  # a threshold is about funds: its setter sees them
 
         def command(tx: Ledger) -> None:
             wallet = tx.lock(org_id)[org_id]
@@ -932,7 +912,7 @@ class WalletService(WalletBase):
             tx.uow.commit()
 
         self._run(command)
-        return self.wallet(caller, org_id)
+        return self.wallet(caller, org_id) if self._can_view(caller, org_id) else self._bare_view(org_id)
 
     def _can_view(self, caller: Caller, org_id: str) -> bool:
         try:
@@ -941,6 +921,17 @@ class WalletService(WalletBase):
             return True
         except DomainError:
             return False
+
+    def _bare_view(self, org_id: str) -> WalletView:
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            wallet = uow.repo(WalletRepository).get(org_id) or Wallet(org_id=org_id, created_at=now)
+        return WalletView(org_id=org_id, at=now, figures=wallet.figures(now), grants=[],
+                          daily_budget=wallet.daily_budget,
+                          spent_today=wallet.spent_on(self.clock.local(now).date()),
+                          low_balance_threshold=wallet.low_balance_threshold,
+                          low_balance_alerted=wallet.low_balance_alerted,
+                          withholding_active=wallet.withholding_active)
 
     # -- withholding agreements --------------------------------------------------------------------
 

@@ -109,12 +109,6 @@ class WalletOut(Schema):
     withholding_active = fields.Boolean()
 
 
-class BudgetOut(Schema):
-    """PUT /budget's answer to an agency employee acting for the principal: no funds."""
-    org_id = fields.String()
-    daily_budget = _money_out(allow_none=True)
-
-
 class BreakdownOut(Schema):
     cash = _money_out()
     normal_coupon = _money_out()

@@ -16,7 +16,6 @@ from application.shared.access import Caller
 from application.shared.clock import Clock
 from application.wallet import (
     BadNotification,
-    BudgetView,
     EntryResult,
     GatewayUnavailable,
     HoldResult,
@@ -444,16 +443,12 @@ def refund_deposit(caller: Caller, org_id: str) -> Any:
 
 
 @bp.put("/wallets/<org_id>/budget")
-@doc(summary="Set or remove the daily budget (Asia/Shanghai day): owner, its agency (an employee acting for the "
-             "principal too: answered with BudgetOut, no funds), or the platform", tags=T,
+@doc(summary="Set or remove the daily budget (Asia/Shanghai day): owner, its agency, or the platform", tags=T,
      body_schema=s.BudgetIn, response=s.WalletOut)
 @authenticated
 def set_budget(caller: Caller, org_id: str) -> Any:
     data = body(s.BudgetIn)
-    view = wallets().set_daily_budget(caller, org_id, data["daily_budget"])
-    if isinstance(view, BudgetView):
-        return dump(s.BudgetOut, {"org_id": view.org_id, "daily_budget": view.daily_budget})
-    return dump(s.WalletOut, _wallet(view))
+    return dump(s.WalletOut, _wallet(wallets().set_daily_budget(caller, org_id, data["daily_budget"])))
 
 
 @bp.put("/wallets/<org_id>/low-balance-alert")
