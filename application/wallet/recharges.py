@@ -298,8 +298,7 @@ class RechargeService(WalletBase):
         gateway confirms; a failed refund returns the money."""
         amount = to_money(amount, "amount", positive=True)
         self._require_own(caller, "wallet.withdraw", org_id)
-        if caller.acting_for_org_id is not None:  # spec: owner only — an agency acting for it is not
-            raise Forbidden("only the wallet's own organisation withdraws its money", code="permission_denied")
+        self._not_acting(caller, "withdraws its money")  # spec: owner only — an agency acting for it is not
 
         def command(tx: Ledger) -> Withdrawal:
             wallet = tx.lock(org_id)[org_id]

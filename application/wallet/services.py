@@ -371,6 +371,13 @@ class WalletBase:
         caller.require(permission, org_id=org_id)
 
     @staticmethod
+    def _not_acting(caller: Caller, what: str) -> None:
+        """The wallet's own organisation only: an agency acting for its principal is refused
+        (the principal binds its own enterprise account, wallet.md)."""
+        if caller.acting_for_org_id is not None:
+            raise Forbidden(f"only the wallet's own organisation {what}", code="permission_denied")
+
+    @staticmethod
     def _spend_mode(caller: Caller | None, org_id: str, with_payees: bool) -> bool:
         """Checks who may charge a wallet; returns True for a withholding charge."""
         if caller is None:
@@ -886,6 +893,7 @@ class WalletService(WalletBase):
     def set_daily_budget(self, caller: Caller, org_id: str, budget: Decimal | None) -> WalletView:
         with self.uow_factory() as uow:
             self._require_manage(uow, caller, org_id)
+            self._require_view(uow, caller, org_id)  # the answer shows the figures: refused before writing
         general_only(org_id, "daily budget")
 
         def command(tx: Ledger) -> None:
@@ -897,11 +905,12 @@ class WalletService(WalletBase):
             tx.uow.commit()
 
         self._run(command)
-        return self.wallet(caller, org_id) if self._can_view(caller, org_id) else self._bare_view(org_id)
+        return self.wallet(caller, org_id)
 
     def set_low_balance_threshold(self, caller: Caller, org_id: str, threshold: Decimal | None) -> WalletView:
         with self.uow_factory() as uow:
             self._require_manage(uow, caller, org_id)
+            self._require_view(uow, caller, org_id)  # the answer shows the figures: refused before writing
 
         def command(tx: Ledger) -> None:
             wallet = tx.lock(org_id)[org_id]
@@ -912,32 +921,14 @@ class WalletService(WalletBase):
             tx.uow.commit()
 
         self._run(command)
-        return self.wallet(caller, org_id) if self._can_view(caller, org_id) else self._bare_view(org_id)
-
-    def _can_view(self, caller: Caller, org_id: str) -> bool:
-        try:
-            with self.uow_factory() as uow:
-                self._require_view(uow, caller, org_id)
-            return True
-        except DomainError:
-            return False
-
-    def _bare_view(self, org_id: str) -> WalletView:
-        now = self.clock.now()
-        with self.uow_factory() as uow:
-            wallet = uow.repo(WalletRepository).get(org_id) or Wallet(org_id=org_id, created_at=now)
-        return WalletView(org_id=org_id, at=now, figures=wallet.figures(now), grants=[],
-                          daily_budget=wallet.daily_budget,
-                          spent_today=wallet.spent_on(self.clock.local(now).date()),
-                          low_balance_threshold=wallet.low_balance_threshold,
-                          low_balance_alerted=wallet.low_balance_alerted,
-                          withholding_active=wallet.withholding_active)
+        return self.wallet(caller, org_id)
 
     # -- withholding agreements --------------------------------------------------------------------
 
     def bind_agreement(self, caller: Caller, org_id: str, account: str, account_name: str,
                        account_type: str) -> WithholdingAgreement:
         self._require_own(caller, "wallet.manage", org_id)
+        self._not_acting(caller, "binds a withholding agreement")
         general_only(org_id, "withholding agreement")
         now = self.clock.now()
         agreement = WithholdingAgreement.bind(org_id, account, account_name, account_type, now,
@@ -994,6 +985,7 @@ class WalletService(WalletBase):
     def revoke_agreement(self, caller: Caller, org_id: str, agreement_id: str) -> WithholdingAgreement:
         if not caller.is_platform_admin:
             self._require_own(caller, "wallet.manage", org_id)
+            self._not_acting(caller, "revokes a withholding agreement")
         return self._agreement(caller, org_id, agreement_id, lambda a, now: a.revoke(now, self._actor(caller)),
                                False, "wallet.agreement_revoke")
 

@@ -101,7 +101,7 @@ def test_online_recharge_answers_pending_with_a_payment_url(world: World) -> Non
     assert r.status_code == 403  # online recharge is the owner's
 
 
-@pytest.mark.parametrize("tenant", ["customer", "agency"])
+@pytest.mark.parametrize("tenant", ["customer", "agency", "supplier"])
 def test_a_finance_user_runs_the_wallet_but_only_the_owner_recharges_and_withdraws(world: World,
                                                                                     tenant: str) -> None:
     """identity.md: the owner recharges and withdraws (an agency admin neither); seed 002: only
@@ -112,14 +112,13 @@ def test_a_finance_user_runs_the_wallet_but_only_the_owner_recharges_and_withdra
     fin = add_user(t.api, t.org_id, f"{tenant}.fin", ["finance"])
     world.offline(t.org_id, "100.00")
     assert world.wallet(fin, t.org_id)["cash"] == "100.00"
-    for path, body in (("/recharges", {"amount": "1.00", "channel": "sandbox"}),
-                       ("/withdrawals", {"amount": "1.00"})):
+    for path, body, permission in (("/recharges", {"amount": "1.00", "channel": "sandbox"}, "wallet.recharge"),
+                                   ("/withdrawals", {"amount": "1.00"}, "wallet.withdraw")):
         r = fin.post(url(t.org_id, path), json=body)
         assert r.status_code == 403 and err(r) == "permission_denied", (path, r.get_json())
-    assert r.get_json()["error"]["details"] == {"permission": "wallet.withdraw"}
-    r = fin.post(url(t.org_id, "/recharges"), json={"amount": "1.00", "channel": "sandbox"})
-    assert r.get_json()["error"]["details"] == {"permission": "wallet.recharge"}
-    assert world.wallet(t.api, t.org_id)["cash"] == "100.00"  # nothing moved
+        assert r.get_json()["error"]["details"] == {"permission": permission}
+    assert world.wallet(fin, t.org_id)["cash"] == "100.00"  # nothing moved
+    assert [r["channel"] for r in t.api.get(url(t.org_id, "/recharges")).get_json()["items"]] == ["offline"]
 
     r = fin.put(url(t.org_id, "/budget"), json={"daily_budget": "50.00"})
     assert r.status_code == 200 and r.get_json()["daily_budget"] == "50.00"
@@ -127,11 +126,20 @@ def test_a_finance_user_runs_the_wallet_but_only_the_owner_recharges_and_withdra
     assert r.status_code == 200, r.get_json()
     r = charge(fin, t.org_id, "10.00", "fin-1")
     assert r.status_code == 201 and r.get_json()["breakdown"]["cash"] == "10.00"
+    r = fin.post(url(t.org_id, "/holds"), json={"amount": "5.00", "reference": "fin-h", "expires_at": soon()})
+    assert r.status_code == 201, r.get_json()
+    r = fin.post(f"/api/v1/holds/{r.get_json()['id']}/capture", json={"amount": "5.00"})
+    assert r.status_code == 201, r.get_json()
     r = fin.post(url(t.org_id, "/withholding-agreements"),
                  json={"account": "pay@corp.example", "account_name": "Corp Ltd", "account_type": "enterprise"})
     assert r.status_code == 201 and r.get_json()["status"] == "pending"
     assert fin.get(url(t.org_id, "/withholding-agreements")).status_code == 200
+    r = fin.post(url(t.org_id, f"/withholding-agreements/{r.get_json()['id']}/revoke"))
+    assert r.status_code == 200 and r.get_json()["status"] == "revoked", r.get_json()
+    assert world.wallet(fin, t.org_id)["cash"] == "85.00"
 
+    if tenant == "supplier":
+        return  # a supplier's admin only views: its money comes in as payees, out through settlement
     # the owner still does both
     r = t.api.post(url(t.org_id, "/recharges"), json={"amount": "1.00", "channel": "sandbox"})
     assert r.status_code == 201 and r.get_json()["status"] == "pending"
@@ -374,6 +382,26 @@ def test_only_the_wallets_own_organisation_withdraws(world: World) -> None:
     assert r.status_code == 403 and err(r) == "permission_denied"  # an agency acting for it is not its owner
     r = world.agency.api.get(url(m.org_id), headers={"X-Act-As-Org": m.org_id})
     assert r.status_code == 200  # while it may operate and view the principal's wallet
+
+
+def test_only_the_principal_binds_and_revokes_its_withholding_agreement(world: World) -> None:
+    """wallet.md: the principal binds its own enterprise account; an agency acting for it
+    (its owner, with every wallet permission) may not name one, nor revoke the principal's."""
+    m = world.merchant
+    acting = {"X-Act-As-Org": m.org_id}
+    body = {"account": "agency@pay.example", "account_name": "Channel Agency", "account_type": "enterprise"}
+    r = world.agency.api.post(url(m.org_id, "/withholding-agreements"), json=body, headers=acting)
+    assert r.status_code == 403 and err(r) == "permission_denied", r.get_json()
+    assert m.api.get(url(m.org_id, "/withholding-agreements")).get_json()["items"] == []  # nothing written
+    r = m.api.post(url(m.org_id, "/withholding-agreements"), json={**body, "account": "shop@pay.example"})
+    assert r.status_code == 201
+    agreement = r.get_json()["id"]
+    r = world.agency.api.post(url(m.org_id, f"/withholding-agreements/{agreement}/revoke"), headers=acting)
+    assert r.status_code == 403 and err(r) == "permission_denied"
+    listed = m.api.get(url(m.org_id, "/withholding-agreements")).get_json()["items"]
+    assert [(a["account"], a["status"]) for a in listed] == [("shop@pay.example", "pending")]
+    r = m.api.post(url(m.org_id, f"/withholding-agreements/{agreement}/revoke"))
+    assert r.status_code == 200 and r.get_json()["status"] == "revoked"
 
 
 def test_an_agency_takes_back_unspent_money_after_the_relation_ends(world: World, tenant_factory: Any) -> None:
