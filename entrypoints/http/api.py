@@ -73,9 +73,15 @@ def dump(schema: type[Schema] | Schema, obj: Any, status: int = 200) -> tuple[Re
     return jsonify(inst.dump(obj)), status
 
 
-def dump_page(schema: type[Schema], page: Page[Any]) -> tuple[Response, int]:
-    return jsonify({"items": schema(many=True).dump(page.items), "page": page.page,
-                    "per_page": page.per_page, "total": page.total}), 200
+def page_fields(page: Page[Any]) -> dict[str, int]:
+    """The envelope every paged answer carries besides its items."""
+    return {"page": page.page, "per_page": page.per_page, "total": page.total}
+
+
+def dump_page(schema: type[Schema], page: Page[Any], items: list[Any] | None = None) -> tuple[Response, int]:
+    """A page of ``schema`` items: the page's own, or ``items`` shaped from them."""
+    return jsonify({"items": schema(many=True).dump(page.items if items is None else items),
+                    **page_fields(page)}), 200
 
 
 def _container() -> Any:

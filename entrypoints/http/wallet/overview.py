@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint
 from marshmallow import Schema, fields, validate
 
 from application.shared.access import Caller
@@ -33,7 +33,7 @@ from domain.wallet.overview import (
 )
 from domain.wallet.ports import ConsumptionRow, LineFilter
 from domain.wallet.purpose import PURPOSES, org_of, split_key
-from entrypoints.http.api import doc, dump, page_request, query, reject_nul_in_path
+from entrypoints.http.api import doc, dump, dump_page, page_fields, page_request, query, reject_nul_in_path
 from entrypoints.http.auth import authenticated, service
 from entrypoints.http.schemas import PagedQuery, Strict, paged
 from entrypoints.http.wallet.schemas import (
@@ -359,7 +359,7 @@ def principal_funds(caller: Caller) -> Any:
     found = statements().funds(caller, page_request(args), args["q"], args["purpose"])
     p = found.page
     return dump(PrincipalFundsPageOut, {
-        "items": [_funds_row(r) for r in p.items], "page": p.page, "per_page": p.per_page, "total": p.total,
+        "items": [_funds_row(r) for r in p.items], **page_fields(p),
         "totals": _figures(found.totals.figures, found.totals.spent_today), "at": found.at})
 
 
@@ -387,8 +387,7 @@ def principal_spend(caller: Caller) -> Any:
     p = found.page
     items = [{**dataclasses.asdict(r.spend), "org_id": r.org_id, "name": r.name, "allocated_net": r.allocated_net}
              for r in p.items]
-    return dump(PrincipalSpendSummaryPageOut, {"items": items, "page": p.page, "per_page": p.per_page,
-                                               "total": p.total, "totals": found.totals})
+    return dump(PrincipalSpendSummaryPageOut, {"items": items, **page_fields(p), "totals": found.totals})
 
 
 @bp.get("/principals/entries")
@@ -403,5 +402,4 @@ def principal_entries(caller: Caller) -> Any:
     page = statements().entries(caller, page_request(args), flt, args["org_id"], args["purpose"])
     items = [{**_line(n.line, caller), "org_id": org_of(n.line.org_id), "purpose": split_key(n.line.org_id)[1],
               "org_name": n.org_name} for n in page.items]
-    return jsonify({"items": AgencyLineOut(many=True).dump(items), "page": page.page, "per_page": page.per_page,
-                    "total": page.total})
+    return dump_page(AgencyLineOut, page, items)

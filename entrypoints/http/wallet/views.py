@@ -167,8 +167,7 @@ def list_entries(caller: Caller, org_id: str) -> Any:
     flt = LineFilter(type=args["type"], reference=args["reference"],
                      since=_moment(args["from_"], "from", end=False), until=_moment(args["to"], "to", end=True))
     page = wallets().entries(caller, org_id, page_request(args), flt)
-    return jsonify({"items": s.LineOut(many=True).dump([_line(ln, caller) for ln in page.items]),
-                    "page": page.page, "per_page": page.per_page, "total": page.total})
+    return dump_page(s.LineOut, page, [_line(ln, caller) for ln in page.items])
 
 
 @bp.get("/wallets/<org_id>/entries/<entry_id>")
@@ -212,8 +211,7 @@ def create_recharge(caller: Caller, org_id: str) -> Any:
 def list_recharges(caller: Caller, org_id: str) -> Any:
     args = query(s.RechargeQuery)
     page = recharges().recharges(caller, org_id, page_request(args), args["status"])
-    return jsonify({"items": s.RechargeOut(many=True).dump([_recharge(r) for r in page.items]),
-                    "page": page.page, "per_page": page.per_page, "total": page.total})
+    return dump_page(s.RechargeOut, page, [_recharge(r) for r in page.items])
 
 
 @bp.get("/wallets/<org_id>/recharges/<recharge_id>")
@@ -293,8 +291,7 @@ def create_hold(caller: Caller, org_id: str) -> Any:
 def list_holds(caller: Caller, org_id: str) -> Any:
     args = query(s.HoldQuery)
     page = wallets().holds(caller, org_id, page_request(args), args["status"])
-    return jsonify({"items": s.HoldOut(many=True).dump([_hold(h) for h in page.items]),
-                    "page": page.page, "per_page": page.per_page, "total": page.total})
+    return dump_page(s.HoldOut, page, [_hold(h) for h in page.items])
 
 
 @bp.get("/holds/<hold_id>")
@@ -390,8 +387,7 @@ def withdraw(caller: Caller, org_id: str) -> Any:
 def list_withdrawals(caller: Caller, org_id: str) -> Any:
     args = query(s.RechargeQuery)
     page = recharges().withdrawals(caller, org_id, page_request(args))
-    return jsonify({"items": s.WithdrawalOut(many=True).dump(page.items), "page": page.page,
-                    "per_page": page.per_page, "total": page.total})
+    return dump_page(s.WithdrawalOut, page)
 
 
 @bp.get("/wallets/<org_id>/withdrawals/<withdrawal_id>")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, BinaryIO, cast
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 from marshmallow import Schema, ValidationError
 
 from application.shared.access import Caller
@@ -125,8 +125,7 @@ def create_template(caller: Caller) -> Any:
 def list_templates(caller: Caller) -> Any:
     args = query(s.TemplateQuery)
     page = templates().list(caller, page_request(args), **args)
-    return jsonify({"items": s.FlowTemplateOut(many=True).dump([template_out(t) for t in page.items]),
-                    "page": page.page, "per_page": page.per_page, "total": page.total})
+    return dump_page(s.FlowTemplateOut, page, [template_out(t) for t in page.items])
 
 
 @bp.get("/flow-templates/<template_id>")
@@ -208,8 +207,7 @@ def create_form(caller: Caller) -> Any:
 def list_forms(caller: Caller) -> Any:
     args = query(s.WfPaged)
     page = templates().list_forms(caller, page_request(args))
-    return jsonify({"items": s.FormTemplateOut(many=True).dump([form_out(f) for f in page.items]),
-                    "page": page.page, "per_page": page.per_page, "total": page.total})
+    return dump_page(s.FormTemplateOut, page, [form_out(f) for f in page.items])
 
 
 @bp.get("/form-templates/<form_id>")
@@ -246,8 +244,7 @@ def put_message_template(caller: Caller, template_id: str) -> Any:
 def list_message_templates(caller: Caller) -> Any:
     args = query(s.MessageTemplateQuery)
     page = templates().list_message_templates(caller, page_request(args), args.get("name"))
-    return jsonify({"items": s.MessageTemplateOut(many=True).dump([message_out(m) for m in page.items]),
-                    "page": page.page, "per_page": page.per_page, "total": page.total})
+    return dump_page(s.MessageTemplateOut, page, [message_out(m) for m in page.items])
 
 
 # --------------------------------------------------------------------------- products
@@ -268,8 +265,7 @@ def create_product(caller: Caller) -> Any:
 def list_products(caller: Caller) -> Any:
     args = query(s.ServiceProductQuery)
     page = products().list(caller, page_request(args), **args)
-    return jsonify({"items": s.ServiceProductOut(many=True).dump([product_out(p) for p in page.items]),
-                    "page": page.page, "per_page": page.per_page, "total": page.total})
+    return dump_page(s.ServiceProductOut, page, [product_out(p) for p in page.items])
 
 
 @bp.get("/products/<product_id>")
