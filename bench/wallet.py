@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -275,19 +275,63 @@ def run_bare_charges(app_url: str, org_ids: list[str], template: list[Any], clie
     return run_threads(clients, seconds, loop)
 
 
+def run_bare_unlocked(app_url: str, org_ids: list[str], template: list[Any], clients: int, seconds: int) -> float:
+    """The statements of a charge decided without the lock (ADR 0010) — the unlocked select
+    of the wallet, then the one statement that checks the terms, applies the charge and
+    commits (autocommit) — from the same kind of bare loop."""
+    from adapters.postgres.wallet_repos import _LOCK_COLUMNS, _PG_ADD_UNLOCKED, _PG_GET_ONE
+
+    entry_t, postings_t, lines_t, _ = template
+    col = {name: i for i, name in enumerate(_LOCK_COLUMNS)}
+    run = f"{random.randrange(16 ** 8):08x}"
+    amount = Decimal("0.01")
+
+    def loop(i: int, started: Any, going: Any) -> int:
+        rnd, done = random.Random(4000 + i), 0
+        with psycopg.connect(libpq(app_url), autocommit=True) as conn:
+            started()
+            while going():
+                org = org_ids[rnd.randrange(len(org_ids))] if len(org_ids) > 1 else org_ids[0]
+                entry_id, ref = f"ent_unl_{run}_{i}_{done}", f"unl-{run}-{i}-{done}"
+                with conn.cursor() as cur:
+                    cur.execute(_PG_GET_ONE, (org,))
+                    row = cur.fetchone()
+                    assert row is not None
+                    now = datetime.now(UTC)
+                    entry = {**entry_t, "id": entry_id, "org_id": org, "reference": ref,
+                             "unique_key": f"charge:{org}:{ref}"}
+                    postings = [{**p, "entry_id": entry_id, "owner": org if p["owner"] == entry_t["org_id"]
+                                 else p["owner"]} for p in postings_t]
+                    line = {**lines_t[0], "org_id": org, "entry_id": entry_id, "reference": ref}
+                    cur.execute(_PG_ADD_UNLOCKED, dict(
+                        amount=amount, org_id=org, cash_floor=amount, credit_limit=row[col["credit_limit"]],
+                        credit_used=row[col["credit_used"]], held=row[col["held"]],
+                        held_traffic=row[col["held_traffic"]], daily_budget=None, day=row[col["spent_day"]],
+                        spent_ceiling=None, low_balance_threshold=None, needs_withholding=False, now=now,
+                        day_ends=now + timedelta(days=1), entry=json.dumps(entry), postings=json.dumps(postings),
+                        line=json.dumps(line)))
+                    assert cur.fetchone() is not None, "the terms did not hold"
+                done += 1
+        return done
+
+    return run_threads(clients, seconds, loop)
+
+
 # -- (b) the application service ------------------------------------------------------------------
 
-def service_worker(args: tuple[str, list[str], int, int, float, float]) -> tuple[int, list[str]]:
+def service_worker(args: tuple[str, list[str], int, int, float, float, bool]) -> tuple[int, list[str]]:
     """One worker process: its own container and pool, ``threads`` threads charging (one
     thread as an RQ worker runs; several as a gunicorn gthread worker does). References
     are new in every run (a repeated one would be answered as a replay)."""
-    app_url, org_ids, worker, threads, start_at, stop_at = args
+    app_url, org_ids, worker, threads, start_at, stop_at, unlocked = args
     run = f"{start_at:.3f}"
+    import dataclasses
+
     from application.shared.access import Caller
     from application.wallet import WalletService
     from entrypoints.container import build_container
 
-    container = build_container(app_settings(app_url))
+    container = build_container(dataclasses.replace(app_settings(app_url), wallet_unlocked_charges=unlocked))
     wallets = container.get(WalletService)
     callers = {o: Caller(org_id=o, org_kinds=frozenset({"customer"}), roles=("customer_admin",), api_key_id="key")
                for o in org_ids}
@@ -315,14 +359,16 @@ def service_worker(args: tuple[str, list[str], int, int, float, float]) -> tuple
 
 
 def run_service(app_url: str, org_ids: list[str], clients: int, seconds: int,
-                threads: int = 1) -> tuple[float, list[str]]:
-    """``clients`` concurrent workers as ``clients // threads`` processes of ``threads`` threads."""
+                threads: int = 1, unlocked: bool = True) -> tuple[float, list[str]]:
+    """``clients`` concurrent workers as ``clients // threads`` processes of ``threads`` threads;
+    ``unlocked=False``: every charge decided under the lock (ADR 0010 off)."""
     ctx = mp.get_context("fork")
     start_at = time.time() + 3.0  # every worker builds its container first
     stop_at = start_at + seconds
     procs = clients // threads
     with ctx.Pool(procs) as pool:
-        results = pool.map(service_worker, [(app_url, org_ids, i, threads, start_at, stop_at) for i in range(procs)])
+        results = pool.map(service_worker, [(app_url, org_ids, i, threads, start_at, stop_at, unlocked)
+                                             for i in range(procs)])
     errors = [e for _, errs in results for e in errs]
     return sum(n for n, _ in results) / seconds, errors
 
@@ -546,9 +592,18 @@ def one_round(args: argparse.Namespace, url: str, app_url: str, world: dict[str,
     note("bare_hot", "the charge's statements, bare, 1 hot wallet",
          run_bare_charges(app_url, [world["hot"]], template, n, secs))
     checkpoint(url)
+    note("bare_unlocked", f"the unlocked charge's statements, bare, {args.wallets} wallets",
+         run_bare_unlocked(app_url, world["spread"], template, n, secs))
+    checkpoint(url)
+    note("bare_unlocked_hot", "the unlocked charge's statements, bare, 1 hot wallet",
+         run_bare_unlocked(app_url, [world["hot"]], template, n, secs))
+    checkpoint(url)
     note("service", f"service, {args.wallets} wallets", *run_service(app_url, world["spread"], n, secs))
     checkpoint(url)
     note("service_hot", "service, 1 hot wallet", *run_service(app_url, [world["hot"]], n, secs))
+    checkpoint(url)
+    note("service_hot_locked", "service, 1 hot wallet, every charge under the lock",
+         *run_service(app_url, [world["hot"]], n, secs, unlocked=False))
     checkpoint(url)
     note("service_hot_threads", f"service, 1 hot wallet, {n // st} processes x {st} threads",
          *run_service(app_url, [world["hot"]], n, secs, threads=st))
@@ -614,8 +669,14 @@ def main() -> int:
          "raw"),
         ("(a'') the charge's own statements, bare, 1 hot wallet", "bare_hot", "what the data model costs",
          "raw_hot"),
+        (f"(a'') the unlocked charge's statements (ADR 0010), bare, {args.wallets} wallets", "bare_unlocked",
+         "what the data model costs", "raw"),
+        ("(a'') the unlocked charge's statements (ADR 0010), bare, 1 hot wallet", "bare_unlocked_hot",
+         "what the data model costs", "raw_hot"),
         (f"(b) service charges, {args.wallets} wallets", "service", raw_goal, "raw"),
         ("(b) service charges, 1 hot wallet", "service_hot", raw_goal, "raw_hot"),
+        ("(b) service charges, 1 hot wallet, every charge under the lock (ADR 0010 off)", "service_hot_locked",
+         "for comparison", "raw_hot"),
         (f"(b) service charges, 1 hot wallet, {n // st} processes x {st} threads (combined)", "service_hot_threads",
          raw_goal, "raw_hot"),
         (f"(c) HTTP charges (gunicorn {w} workers), {args.wallets} wallets", "http", f">= {GOALS['http']:.0%}",

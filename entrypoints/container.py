@@ -114,8 +114,9 @@ class CoreModule(injector.Module):
 
     @injector.singleton
     @injector.provider
-    def wallets(self, uow_factory: UnitOfWorkFactory, clock: Clock, settings: Settings) -> WalletService:
-        service = WalletService(uow_factory, clock, settings)
+    def wallets(self, uow_factory: UnitOfWorkFactory, clock: Clock, settings: Settings,
+                registry: HandlerRegistry) -> WalletService:
+        service = WalletService(uow_factory, clock, settings, registry)
         service.on_charge_batch(record_charge_batch)
         return service
 

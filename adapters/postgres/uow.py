@@ -11,7 +11,7 @@ from sqlalchemy.pool import NullPool
 
 from application.shared.clock import Clock
 from application.shared.outbox import HandlerRegistry, OutboxMessage, OutboxRepository
-from application.shared.uow import UnitOfWork, UnitOfWorkFactory
+from application.shared.uow import UnitOfWork, UnitOfWorkFactory, current_commit_guards
 from domain.shared.ids import new_id
 
 T = TypeVar("T")
@@ -53,9 +53,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 class SqlUnitOfWork(UnitOfWork):
     def __init__(self, engine: Engine, repos: dict[type, RepoFactory], registry: HandlerRegistry,
-                 clock: Clock, after_outbox: Callable[[], None] | None) -> None:
+                 clock: Clock, after_outbox: Callable[[], None] | None, autocommit: bool = False) -> None:
         super().__init__()
+        if autocommit and current_commit_guards():
+            raise RuntimeError("an autocommit unit of work cannot run commit guards with its effect")
         self._conn = engine.connect()
+        self.autocommit = autocommit
+        if autocommit:  # the driver commits each statement; the pool restores the level on return
+            self._conn.execution_options(isolation_level="AUTOCOMMIT")
         self._tx = self._conn.begin()
         self._repos = repos
         self._instances: dict[type, Any] = {}
@@ -84,6 +89,9 @@ class SqlUnitOfWork(UnitOfWork):
     def _write_outbox(self) -> bool:
         if not self.events:  # most commits: no clock, no repository
             return False
+        if self.autocommit and any(ev.integration and self._registry.handlers_for(ev.event_name())
+                                   for ev in self.events):
+            raise RuntimeError("an autocommit unit of work cannot write the outbox with its effect")
         wrote = False
         now = self._clock.now()
         outbox = self.repo(OutboxRepository)
@@ -124,5 +132,9 @@ class SqlUnitOfWorkFactory(UnitOfWorkFactory):
     def bind(self, port: type, factory: RepoFactory) -> None:
         self.repos[port] = factory
 
-    def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.repos, self.registry, self.clock, self.after_outbox)
+    def __call__(self, *, autocommit: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self.repos, self.registry, self.clock, self.after_outbox, autocommit)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name

@@ -1,9 +1,11 @@
 """Wallet repositories on SQLAlchemy Core: few round trips on the charge path.
 
-A charge costs: one ``SELECT ... FOR UPDATE`` of the wallet rows (plus one select of
-live coupon grants when the wallet has any), one insert of the entry (``ON CONFLICT
-DO NOTHING`` on its unique key: a replay costs nothing more), one multi-row insert of
-its postings, one of its statement lines, one update per changed wallet.
+On PostgreSQL a charge under the lock costs one ``SELECT ... FOR UPDATE`` of the wallet
+rows (plus one select of live coupon grants when the wallet has any), one prepared
+statement writing the entry (``ON CONFLICT DO NOTHING`` on its unique key: a replay costs
+nothing more), its postings, its statement lines and the changed wallets' figures, and
+``COMMIT``. A plain charge decided without the lock (ADR 0010) costs one unlocked select
+and one statement that checks the decision's terms, applies it and commits.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -22,6 +25,7 @@ from adapters.postgres import tables as t
 from adapters.postgres.shared_repos import for_update
 from domain.wallet.ledger import EXTERNAL, PLATFORM, ZERO, Account, Breakdown, JournalEntry, Posting
 from domain.wallet.model import (
+    ChargeTerms,
     CouponGrant,
     Figures,
     Hold,
@@ -35,6 +39,7 @@ from domain.wallet.ports import (
     AgreementRepository,
     ConsumptionRow,
     HoldRepository,
+    LandedCharge,
     LedgerRepository,
     LineFilter,
     RechargeRepository,
@@ -78,6 +83,7 @@ _LockRow = namedtuple("_LockRow", _LOCK_COLUMNS)  # type: ignore[misc]
 # locks in the order the sorted rows come out: no two transactions wait in a cycle)
 _PG_LOCK = f"SELECT {', '.join(_LOCK_COLUMNS)} FROM wallets WHERE org_id = ANY(%s) ORDER BY org_id FOR UPDATE"
 _PG_LOCK_ONE = f"SELECT {', '.join(_LOCK_COLUMNS)} FROM wallets WHERE org_id = %s FOR UPDATE"
+_PG_GET_ONE = f"SELECT {', '.join(_LOCK_COLUMNS)} FROM wallets WHERE org_id = %s"
 
 
 def _driver(conn: Connection) -> Any:
@@ -121,7 +127,12 @@ class SqlWallets(WalletRepository):
         return self._with_grants(self.conn.execute(for_update(stmt, self.conn)).all())
 
     def get(self, org_id: str) -> Wallet | None:
-        rows = self.conn.execute(select(t.wallets).where(W.org_id == org_id)).all()
+        if self.pg:  # the unlocked charge reads this way (ADR 0010): prepared, on the driver
+            with _driver(self.conn).cursor() as cur:
+                cur.execute(_PG_GET_ONE, (org_id,))
+                rows = [_LockRow(*r) for r in cur.fetchall()]
+        else:
+            rows = self.conn.execute(select(t.wallets).where(W.org_id == org_id)).all()
         return self._with_grants(rows).get(org_id)
 
     def create(self, org_id: str, now: datetime) -> None:
@@ -269,6 +280,49 @@ def line_conditions(whose: Any, flt: LineFilter) -> list[Any]:
     return conds
 
 
+# A charge decided without the wallet's lock (ADR 0010): one statement applies it only if
+# the wallet still meets the decision's terms once the statement holds the row (PostgreSQL
+# re-checks the WHERE clause on the newest row version when it had to wait), and writes the
+# entry, its postings and its statement line only if it did. The entry is dated no earlier
+# than the wallet's last change, so a wallet's entries stay in date order. No ON CONFLICT:
+# a taken key fails the whole statement, and the lock path answers the repeat.
+_FROM_WALLET = {"created_at": "w.at", "seq": "w.version", "after_cash": "w.cash",
+                "after_deposit_due": "w.deposit_due", "after_deposit_paid": "w.deposit_paid"}
+
+
+def _insert_from(table: Any, overrides: dict[str, str]) -> str:
+    """``INSERT INTO table (its columns) SELECT`` the record ``r``'s, some taken from ``w``."""
+    names = [c.name for c in table.columns]
+    return (f"INSERT INTO {table.name} ({', '.join(names)}) "
+            f"SELECT {', '.join(overrides.get(n, 'r.' + n) for n in names)}")
+
+
+_PG_ADD_UNLOCKED = f"""WITH w AS (
+  UPDATE wallets SET cash = cash - %(amount)s, spent_today = spent_today + %(amount)s, version = version + 1,
+    updated_at = GREATEST(updated_at, %(now)s)
+  WHERE org_id = %(org_id)s AND cash >= %(cash_floor)s AND coupons_normal = 0 AND coupons_traffic = 0
+    AND credit_limit = %(credit_limit)s AND credit_used = %(credit_used)s AND held = %(held)s
+    AND held_traffic = %(held_traffic)s AND daily_budget IS NOT DISTINCT FROM %(daily_budget)s::numeric
+    AND spent_day = %(day)s::date
+    AND (%(spent_ceiling)s::numeric IS NULL OR spent_today <= %(spent_ceiling)s::numeric)
+    AND low_balance_threshold IS NOT DISTINCT FROM %(low_balance_threshold)s::numeric AND NOT low_balance_alerted
+    AND (withholding_active OR NOT %(needs_withholding)s::boolean)
+    AND updated_at <= %(now)s::timestamptz + interval '1 second' AND updated_at < %(day_ends)s::timestamptz
+  RETURNING version, cash, deposit_due, deposit_paid, updated_at AS at
+), e AS (
+  {_insert_from(t.ledger_entries, {"created_at": "w.at"})}
+  FROM w, json_populate_record(NULL::ledger_entries, %(entry)s::json) AS r
+  RETURNING id
+), p AS (
+  {_insert_from(t.ledger_postings, {"created_at": "w.at"})}
+  FROM w, e, json_populate_recordset(NULL::ledger_postings, %(postings)s::json) AS r
+), l AS (
+  {_insert_from(t.wallet_lines, _FROM_WALLET)}
+  FROM w, e, json_populate_record(NULL::wallet_lines, %(line)s::json) AS r
+)
+SELECT version, cash, deposit_due, deposit_paid, at FROM w"""
+
+
 class SqlLedger(LedgerRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -311,6 +365,28 @@ class SqlLedger(LedgerRepository):
             cur.execute(_PG_ADD_MANY, params)
             row = cur.fetchone()
         return row is not None and row[0] == len(entries)
+
+    def add_unlocked(self, entry: JournalEntry, line: StatementLine, terms: ChargeTerms) -> LandedCharge | None:
+        if self.conn.dialect.name != "postgresql":
+            return None  # SQLite serialises writers (BEGIN IMMEDIATE): the lock path is the path
+        params = dict(
+            amount=terms.amount, org_id=terms.org_id, cash_floor=terms.cash_floor, credit_limit=terms.credit_limit,
+            credit_used=terms.credit_used, held=terms.held, held_traffic=terms.held_traffic,
+            daily_budget=terms.daily_budget, day=terms.day, spent_ceiling=terms.spent_ceiling,
+            low_balance_threshold=terms.low_balance_threshold, needs_withholding=terms.needs_withholding,
+            now=entry.created_at, day_ends=terms.day_ends, entry=_json(self._entry_values(entry)),
+            postings=_json(self._posting_values(entry)), line=_json(self._line_values(line)))
+        driver = _driver(self.conn)
+        try:
+            with driver.cursor() as cur:
+                cur.execute(_PG_ADD_UNLOCKED, params)
+                row = cur.fetchone()
+        except psycopg.errors.UniqueViolation:
+            return None  # a repeat of the reference: nothing was written
+        if row is None:
+            return None
+        return LandedCharge(version=row[0], cash=row[1], deposit_due=row[2], deposit_paid=row[3],
+                            at=row[4].astimezone(UTC))
 
     @staticmethod
     def _posting_values(entry: JournalEntry) -> list[dict[str, Any]]:

@@ -32,6 +32,10 @@ class Settings:
     # at most this many concurrent charges on one wallet share a transaction in one process
     # (ADR 0006); 1 turns combining off
     wallet_charge_batch: int = 16
+    # a plain charge (cash only, no coupons, no payees) is decided on an unlocked read and
+    # written by one statement that checks the decision still holds (ADR 0010); off: every
+    # charge is decided under the wallet's lock
+    wallet_unlocked_charges: bool = True
     # Aliyun SMS (AGORA_SMS=aliyun)
     aliyun_access_key_id: str = ""
     aliyun_access_key_secret: str = ""

@@ -98,7 +98,16 @@ class UnitOfWork(abc.ABC):
 
 class UnitOfWorkFactory(abc.ABC):
     @abc.abstractmethod
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, *, autocommit: bool = False) -> UnitOfWork:
+        """``autocommit``: every statement commits on its own — for work that is a single
+        write whose statement must not keep a transaction open behind it (ADR 0010). Such
+        a unit must have no commit guards and publish no event that has handlers: neither
+        could commit with the write (the adapter refuses)."""
+
+    @property
+    @abc.abstractmethod
+    def dialect(self) -> str:
+        """``postgresql`` or ``sqlite``, known before a unit of work is opened."""
 
 
 def payload_of(event: DomainEvent) -> dict[str, Any]:

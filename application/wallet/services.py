@@ -9,7 +9,10 @@ Every money-moving command runs in one unit of work:
    in the same transaction, then commit.
 
 See docs/adr/0002-wallet-concurrency.md for why this is correct under concurrency and
-free of deadlocks.
+free of deadlocks. Two shortcuts keep the same guarantees: concurrent charges on one
+wallet in one process share that unit of work (ADR 0006), and on PostgreSQL a plain
+charge is decided on an unlocked read and written by one statement that applies it only
+if the wallet still meets what the decision relied on (ADR 0010).
 
 Who may do what (identity.md; the permission strings come from domain.identity.roles):
 
@@ -59,6 +62,7 @@ from injector import inject, singleton
 from application.shared.access import Caller
 from application.shared.audit import record
 from application.shared.clock import Clock
+from application.shared.outbox import HandlerRegistry
 from application.shared.paging import Page, PageRequest
 from application.shared.settings import Settings
 from application.shared.uow import (
@@ -73,6 +77,7 @@ from domain.identity.ports import OrganizationRepository, RelationRepository
 from domain.shared.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from domain.shared.money import to_money
 from domain.wallet import errors
+from domain.wallet.events import WalletCharged
 from domain.wallet.ledger import (
     CASH,
     COUPON_KINDS,
@@ -421,10 +426,13 @@ class WalletService(WalletBase):
     """Ledger commands and wallet queries."""
 
     @inject
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, settings: Settings) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, settings: Settings,
+                 registry: HandlerRegistry) -> None:
         super().__init__(uow_factory, clock)
         self._charges: Combiner[_Charge, EntryResult] = Combiner(
             self._charge_batch, self._charge_one, settings.wallet_charge_batch)
+        self._unlocked = settings.wallet_unlocked_charges and uow_factory.dialect == "postgresql"
+        self._registry = registry
 
     def on_charge_batch(self, observer: Callable[[int], None]) -> None:
         """Tell ``observer(size)`` of every combined batch of charges (metrics)."""
@@ -544,6 +552,11 @@ class WalletService(WalletBase):
             return self._charge_one_guarded(c)
 
     def _charge_one_guarded(self, c: _Charge) -> EntryResult:
+        if self._unlocked and not c.payees:
+            landed = self._charge_unlocked(c)
+            if landed is not None:
+                return landed
+
         def command(tx: Ledger) -> EntryResult:
             wallets = tx.lock(c.org_id, *(p for p, _ in c.payees))
             try:
@@ -608,6 +621,39 @@ class WalletService(WalletBase):
             return results
 
         return self._run(command)
+
+    def _charge_unlocked(self, c: _Charge) -> EntryResult | None:
+        """ADR 0010: decide a plain charge on an unlocked read of the wallet and write it with
+        one statement that applies it only if the wallet still meets the decision's terms
+        (``Wallet.unlocked_charge_terms``). The row is locked only while that statement runs:
+        on a hot wallet no charge waits for another one's decision or round trips. None
+        whenever anything is not plain — the charge's or the wallet's shape, a refusal, a
+        wallet that changed meanwhile, a repeated reference — and the lock path decides.
+        With no Idempotency-Key guard and no handler for ``WalletCharged`` the statement
+        commits on its own; otherwise it commits with them, in one transaction."""
+        solo = not c.guards and not self._registry.handlers_for(WalletCharged.event_name())
+        with self.uow_factory(autocommit=solo) as uow:
+            wallet = uow.repo(WalletRepository).get(c.org_id)
+            if wallet is None:
+                return None
+            now = self.clock.now()
+            terms = wallet.unlocked_charge_terms(c.amount, now, withholding=c.withholding, tz=self.clock.tz)
+            if terms is None:
+                return None
+            try:
+                entry = self._decide_charge(c, {c.org_id: wallet}, now)
+            except DomainError:
+                return None  # confirmed (or not) under the lock, on the newest figures
+            line = wallet.line_for(entry, now, self.clock.tz)
+            landed = uow.repo(LedgerRepository).add_unlocked(entry, line, terms)
+            if landed is None:
+                return None
+            uow.publish(*wallet.events)
+            uow.commit()
+        entry = dataclasses.replace(entry, created_at=landed.at)
+        after = dataclasses.replace(line.after, cash=landed.cash, deposit_due=landed.deposit_due,
+                                    deposit_paid=landed.deposit_paid)
+        return EntryResult(entry, dataclasses.replace(line, seq=landed.version, created_at=landed.at, after=after))
 
     def _decide_charge(self, c: _Charge, wallets: dict[str, Wallet], now: datetime) -> JournalEntry:
         return wallets[c.org_id].charge(c.amount, c.reference, now, coupon_kind=c.coupon_kind,

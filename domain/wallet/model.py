@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -279,6 +279,33 @@ class StatementLine:
     counterparty_org_id: str | None = None
     note: str = ""
     details: tuple[tuple[str, str], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChargeTerms:
+    """What a charge decided on an *unlocked* read of a wallet relies on (ADR 0010).
+
+    The domain's decision on the wallet as it is when the write lands is the same one —
+    the same postings, the same breakdown, no event but ``WalletCharged`` — as long as:
+    every figure below is unchanged, the wallet has no coupons, it is not in low-balance
+    alert, ``cash >= cash_floor``, today's spend was counted on ``day`` and is at most
+    ``spent_ceiling`` (when there is a daily budget), and the wallet's last change is dated
+    before ``day_ends`` (the charge is then dated on ``day`` too). The write checks exactly
+    that in the statement that applies the charge; anything else is decided under the lock."""
+
+    org_id: str
+    amount: Decimal  # drawn from cash, all of it; counted in today's spend
+    cash_floor: Decimal
+    day: date
+    day_ends: datetime  # the next local midnight (aware)
+    spent_ceiling: Decimal | None
+    credit_limit: Decimal
+    credit_used: Decimal
+    held: Decimal
+    held_traffic: Decimal
+    daily_budget: Decimal | None
+    low_balance_threshold: Decimal | None
+    needs_withholding: bool
 
 
 Payees = Sequence[tuple["Wallet", Decimal]]
@@ -751,6 +778,33 @@ class Wallet:
         self._touch(now)
         self.events.append(WalletCharged(org_id=self.org_id, entry_id=entry.id, reference=reference, amount=amount))
         return entry
+
+    def unlocked_charge_terms(self, amount: Decimal, now: datetime, *, payees: Payees = (),
+                              withholding: bool = False, tz: tzinfo = PLATFORM_TZ) -> ChargeTerms | None:
+        """The terms under which ``charge(amount, ...)`` decided on this (unlocked, possibly
+        stale) copy is also the decision on the wallet as it will be, or None when the charge
+        is not of the plainest shape: drawn from cash alone, no coupons (their order depends
+        on every grant), no payees (other wallets), not crossing the low-balance threshold
+        (that publishes an event once), today's spend already counted today. Call it before
+        ``charge``, on the same copy and ``now``."""
+        if payees or self.grants or self.low_balance_alerted or (withholding and not self.withholding_active):
+            return None
+        day = now.astimezone(tz).date()
+        if self.spent_day != day:
+            return None
+        short = self.held - (self.credit_limit - self.credit_used)  # what cash must cover beyond the charge
+        floor = max(amount, amount + short)  # cash pays it all; available and the holds' room stay >= 0
+        if self.low_balance_threshold is not None:
+            floor = max(floor, self.low_balance_threshold + amount + short)  # stays at or above the threshold
+        ceiling = None if self.daily_budget is None else self.daily_budget - amount
+        if self.cash < floor or (ceiling is not None and self.spent_today > ceiling):
+            return None
+        day_ends = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+        return ChargeTerms(org_id=self.org_id, amount=amount, cash_floor=floor, day=day, day_ends=day_ends,
+                           spent_ceiling=ceiling,
+                           credit_limit=self.credit_limit, credit_used=self.credit_used, held=self.held,
+                           held_traffic=self.held_traffic, daily_budget=self.daily_budget,
+                           low_balance_threshold=self.low_balance_threshold, needs_withholding=withholding)
 
     # -- holds ---------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from domain.wallet.ledger import ZERO, Account, JournalEntry
 from domain.wallet.model import (
+    ChargeTerms,
     CouponGrant,
     Hold,
     Recharge,
@@ -86,6 +87,17 @@ class WalletRepository(abc.ABC):
         """Organisation ids of wallets with a low-balance threshold, in id order (paged)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class LandedCharge:
+    """The wallet row as a charge written under ``ChargeTerms`` left it."""
+
+    version: int  # the statement line's seq
+    cash: Decimal
+    deposit_due: Decimal
+    deposit_paid: Decimal
+    at: datetime  # the entry's date: its ``now``, or the wallet's last change if that is later
+
+
 class LedgerRepository(abc.ABC):
     @abc.abstractmethod
     def add(self, entry: JournalEntry, lines: Sequence[StatementLine], wallets: Sequence[Wallet] = ()) -> bool:
@@ -99,6 +111,16 @@ class LedgerRepository(abc.ABC):
         """``add`` for several entries at once (their lines together, the wallets' final
         figures). False when any entry's ``unique_key`` exists: the caller must then roll
         back, as part of it may be written."""
+
+    @abc.abstractmethod
+    def add_unlocked(self, entry: JournalEntry, line: StatementLine, terms: ChargeTerms) -> LandedCharge | None:
+        """Write a charge decided on an unlocked read of its wallet (ADR 0010) in one
+        statement that applies it only if the wallet meets ``terms`` when the statement
+        holds the row: cash less the amount, today's spend plus the amount, the version
+        bumped, and the entry with its postings and its statement line (seq, cash and
+        deposit figures after, date as landed). None, and nothing written, when the terms
+        no longer hold or the entry's unique key is taken: the lock then decides. An
+        adapter whose database serialises writers anyway may always answer None."""
 
     @abc.abstractmethod
     def get(self, entry_id: str) -> JournalEntry | None: ...

@@ -4,24 +4,33 @@ psycopg prepares a statement after it ran five times on a connection; PostgreSQL
 still plans it afresh on every execution while it judges the generic plan dearer than
 the custom ones. With ``wallets.org_id = ANY(%s)`` it did, and planning the CTE cost more
 than running it. ``pg_prepared_statements`` (per session) counts both kinds of plans.
+Both writes are checked: the one under the lock and the unlocked one (ADR 0010).
 """
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from application.shared.settings import Settings
 from application.shared.uow import UnitOfWorkFactory
 from application.wallet import RechargeService, WalletService
 from tests.integration.test_wallet_concurrency import FINANCE, api_key_caller, make_org
 
 pytestmark = pytest.mark.postgres
 BULK = 50_000
+STATEMENTS = {"locked": "WITH e AS (%INSERT INTO ledger_entries%", "unlocked": "WITH w AS (%UPDATE wallets%"}
 
 
-def test_single_wallet_charges_stop_being_planned_on_every_execution(container: Any) -> None:
+@pytest.fixture(params=["locked", "unlocked"])
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    return dataclasses.replace(settings, wallet_unlocked_charges=request.param == "unlocked")
+
+
+def test_single_wallet_charges_stop_being_planned_on_every_execution(container: Any, settings: Settings) -> None:
     # a realistic table: on a small one any plan is cheap and the difference vanishes
     with container.get(UnitOfWorkFactory)() as uow:
         conn = uow.connection
@@ -35,12 +44,13 @@ def test_single_wallet_charges_stop_being_planned_on_every_execution(container: 
     org = make_org(container, "Planned Customer")
     container.get(RechargeService).recharge(FINANCE, org, Decimal("100.00"), "offline", "float")
     wallets, caller = container.get(WalletService), api_key_caller(org)
-    for n in range(20):  # one thread: the pool hands back its one connection every time
+    for n in range(21):  # one thread: the pool hands back its one connection every time
         wallets.charge(caller, org, Decimal("0.01"), f"plan-{n}")
     with container.get(UnitOfWorkFactory)() as uow:
         plans = uow.connection.execute(text(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-            "WHERE statement LIKE 'WITH e AS (%INSERT INTO ledger_entries%'")).all()
+            "WHERE statement LIKE :shape"),
+            {"shape": STATEMENTS["unlocked" if settings.wallet_unlocked_charges else "locked"]}).all()
     assert plans, "the entry statement was never prepared on this connection"
     generic, custom = max(plans)
     assert generic >= 10, (generic, custom)  # generic from the sixth/seventh execution on

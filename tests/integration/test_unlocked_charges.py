@@ -1,0 +1,229 @@
+"""Plain charges decided without the wallet's lock, on PostgreSQL (ADR 0010).
+
+A charge decided on an unlocked read is written by one statement that applies it only if
+the wallet still meets the decision's terms; otherwise the wallet's lock decides it again.
+These tests make the two paths meet: under sixteen concurrent clients, and with another
+command slipped in between a charge's read and its write.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+import adapters.postgres.wallet_repos as repos
+from application.shared.access import Caller
+from application.shared.settings import Settings
+from application.shared.uow import UnitOfWorkFactory
+from application.wallet import RechargeService, WalletService
+from domain.wallet.errors import DailyBudgetExceeded, InsufficientFunds
+from tests.integration.test_wallet_concurrency import (
+    CLIENTS,
+    FINANCE,
+    api_key_caller,
+    cached_equals_postings,
+    make_org,
+    run_clients,
+)
+
+pytestmark = pytest.mark.postgres
+
+ADMIN = Caller(org_id="org_platform", org_kinds=frozenset({"platform"}), roles=("platform_admin",),
+               user_id="usr_admin")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, wallet_charge_batch=1)  # every charge on its own
+
+
+@pytest.fixture
+def landings(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How the unlocked writes went: ``landed`` or ``declined`` (terms broken, key taken)."""
+    seen: Counter[str] = Counter()
+    original = repos.SqlLedger.add_unlocked
+
+    def counting(self: Any, *args: Any) -> Any:
+        landed = original(self, *args)
+        seen["landed" if landed is not None else "declined"] += 1
+        return landed
+
+    monkeypatch.setattr(repos.SqlLedger, "add_unlocked", counting)
+    return seen
+
+
+def funded(container: Any, name: str, cash: str) -> str:
+    org = make_org(container, name)
+    container.get(RechargeService).recharge(FINANCE, org, Decimal(cash), "offline", "prepaid")
+    return org
+
+
+def outcome(call: Any) -> str:
+    try:
+        call()
+        return "ok"
+    except (InsufficientFunds, DailyBudgetExceeded) as refused:
+        return refused.code
+    except Exception as exc:  # anything else reaching a client fails the test
+        return f"{type(exc).__name__}: {exc}"
+
+
+def lines_of(container: Any, org: str) -> list[Any]:
+    with container.get(UnitOfWorkFactory)() as uow:
+        return list(uow.connection.execute(text(  # type: ignore[attr-defined]
+            "SELECT seq, created_at, after_cash, amount FROM wallet_lines WHERE org_id = :o ORDER BY seq"),
+            {"o": org}))
+
+
+def test_unlocked_charges_get_exactly_what_the_wallet_affords(container: Any, landings: Counter[str]) -> None:
+    org = funded(container, "Hot Unlocked Co", "370.00")
+    wallets = container.get(WalletService)
+    caller = api_key_caller(org)
+    wallets.charge(caller, org, Decimal("10.00"), "first-of-the-day")  # counts today's spend: under the lock
+    assert landings == {}
+
+    def work(i: int) -> list[str]:
+        return [outcome(lambda k=k: wallets.charge(caller, org, Decimal("10.00"), f"order-{i}-{k}"))
+                for k in range(5)]
+
+    counts = Counter(o for per in run_clients(work) for o in per)
+    assert counts == {"ok": 36, "insufficient_funds": CLIENTS * 5 - 36}, counts
+    assert landings["landed"] >= 1, landings  # the unlocked path did the work, not only the lock
+    view = wallets.wallet(ADMIN, org)
+    assert (view.figures.cash, view.figures.available) == (Decimal("0.00"), Decimal("0.00"))
+    assert view.spent_today == Decimal("370.00")
+    # the statement: one line per change, seq without gaps, dates in seq order, each balance
+    # the previous one less the charge
+    lines = lines_of(container, org)
+    assert [ln.seq for ln in lines] == list(range(1, len(lines) + 1))
+    assert all(a.created_at <= b.created_at for a, b in itertools.pairwise(lines))
+    assert all(b.after_cash == a.after_cash + b.amount for a, b in itertools.pairwise(lines))
+    cached_equals_postings(container)
+
+
+def interleave(monkeypatch: pytest.MonkeyPatch, meanwhile: Any) -> dict[str, Any]:
+    """Run ``meanwhile()`` — in another thread, so in another transaction — after the next
+    unlocked charge has read and decided, just before its statement is sent. The answer
+    holds what ``meanwhile`` returned and what that charge's statement wrote (``landed``)."""
+    original = repos.SqlLedger.add_unlocked
+    seen: dict[str, Any] = {}
+
+    def late(self: Any, *args: Any) -> Any:
+        first = "meanwhile" not in seen
+        if first:
+            seen["meanwhile"] = None
+            t = threading.Thread(target=lambda: seen.update(meanwhile=meanwhile()))
+            t.start()
+            t.join(30)
+        landed = original(self, *args)
+        if first:
+            seen["landed"] = landed
+        return landed
+
+    monkeypatch.setattr(repos.SqlLedger, "add_unlocked", late)
+    return seen
+
+
+def test_a_hold_placed_after_the_read_sends_the_charge_back_to_the_lock(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = funded(container, "Stale Read Co", "100.00")
+    wallets = container.get(WalletService)
+    caller = api_key_caller(org)
+    wallets.charge(caller, org, Decimal("10.00"), "warm-up")  # spend counted today: the next one is plain
+    seen = interleave(monkeypatch, lambda: wallets.hold(
+        caller, org, Decimal("85.00"), "big-order", datetime.now(UTC) + timedelta(hours=1)))
+    with pytest.raises(InsufficientFunds):  # decided again on 90.00 cash with 85.00 held
+        wallets.charge(caller, org, Decimal("10.00"), "late-order")
+    assert seen["meanwhile"].hold.status == "active" and seen["landed"] is None  # the statement wrote nothing
+    view = wallets.wallet(ADMIN, org)
+    assert (view.figures.cash, view.figures.held, view.figures.available) == (
+        Decimal("90.00"), Decimal("85.00"), Decimal("5.00"))
+    assert [ln.seq for ln in lines_of(container, org)] == [1, 2, 3]  # recharge, warm-up, hold
+    cached_equals_postings(container)
+
+
+def test_a_charge_that_meets_its_terms_lands_on_the_newest_cash(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = funded(container, "Moving Cash Co", "100.00")
+    wallets = container.get(WalletService)
+    caller = api_key_caller(org)
+    wallets.charge(caller, org, Decimal("10.00"), "warm-up")
+    seen = interleave(monkeypatch, lambda: wallets.charge(caller, org, Decimal("30.00"), "meanwhile"))
+    result = wallets.charge(caller, org, Decimal("10.00"), "decided-on-90")
+    assert seen["meanwhile"].line.after.cash == Decimal("60.00")
+    assert seen["landed"] is not None  # written without the lock, on top of the other charge
+    assert result.line is not None and result.line.after.cash == Decimal("50.00") and result.line.seq == 4
+    assert wallets.wallet(ADMIN, org).figures.cash == Decimal("50.00")
+    cached_equals_postings(container)
+
+
+def test_a_coupon_granted_after_the_read_is_drawn_first_under_the_lock(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = funded(container, "Coupon Race Co", "100.00")
+    wallets = container.get(WalletService)
+    caller = api_key_caller(org)
+    wallets.charge(caller, org, Decimal("10.00"), "warm-up")
+    interleave(monkeypatch, lambda: wallets.grant_coupon(
+        ADMIN, org, "normal", Decimal("4.00"), datetime.now(UTC) + timedelta(days=3)))
+    result = wallets.charge(caller, org, Decimal("10.00"), "after-the-grant")
+    breakdown = result.entry.breakdown(org)
+    assert (breakdown.normal_coupon, breakdown.cash) == (Decimal("4.00"), Decimal("6.00"))
+    cached_equals_postings(container)
+
+
+def test_concurrent_unlocked_charges_never_pass_the_daily_budget(container: Any, landings: Counter[str]) -> None:
+    org = funded(container, "Budget Co", "1000.00")
+    wallets = container.get(WalletService)
+    owner = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), user_id="usr_o")
+    wallets.set_daily_budget(owner, org, Decimal("105.00"))
+    caller = api_key_caller(org)
+    wallets.charge(caller, org, Decimal("5.00"), "first")
+    results = [o for per in run_clients(lambda i: [
+        outcome(lambda k=k: wallets.charge(caller, org, Decimal("10.00"), f"b-{i}-{k}")) for k in range(2)])
+        for o in per]
+    assert Counter(results) == {"ok": 10, "daily_budget_exceeded": CLIENTS * 2 - 10}, Counter(results)
+    assert landings["landed"] >= 1, landings
+    assert wallets.wallet(ADMIN, org).spent_today == Decimal("105.00")
+    cached_equals_postings(container)
+
+
+def test_a_low_balance_alert_is_published_once_when_concurrent_charges_cross_the_threshold(
+        container: Any, landings: Counter[str]) -> None:
+    org = funded(container, "Threshold Co", "200.00")
+    wallets = container.get(WalletService)
+    owner = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), user_id="usr_o")
+    wallets.set_low_balance_threshold(owner, org, Decimal("50.00"))
+    caller = api_key_caller(org)
+    wallets.charge(caller, org, Decimal("1.00"), "first")
+    results = run_clients(lambda i: outcome(lambda: wallets.charge(caller, org, Decimal("10.00"), f"t-{i}")))
+    assert Counter(results) == {"ok": CLIENTS}, Counter(results)
+    assert landings["landed"] >= 1, landings
+    view = wallets.wallet(ADMIN, org)
+    assert view.figures.cash == Decimal("39.00") and view.low_balance_alerted
+    with container.get(UnitOfWorkFactory)() as uow:
+        alerts = uow.connection.execute(text(  # type: ignore[attr-defined]
+            "SELECT count(*) FROM outbox WHERE event_name = 'WalletLowBalance'")).scalar_one()
+    assert alerts >= 1
+    assert alerts == len(container.get(UnitOfWorkFactory).registry.handlers_for("WalletLowBalance"))
+    cached_equals_postings(container)
+
+
+def test_with_the_setting_off_every_charge_is_decided_under_the_lock(
+        container: Any, settings: Settings, overrides: list[Any], landings: Counter[str]) -> None:
+    from entrypoints.container import build_container
+
+    org = funded(container, "Locked Only Co", "100.00")
+    locked = build_container(dataclasses.replace(settings, wallet_unlocked_charges=False), *overrides)
+    wallets = locked.get(WalletService)
+    caller = api_key_caller(org)
+    for k in range(3):
+        wallets.charge(caller, org, Decimal("10.00"), f"o-{k}")
+    assert landings == {}
+    assert wallets.wallet(ADMIN, org).figures.cash == Decimal("70.00")
