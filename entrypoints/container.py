@@ -44,7 +44,7 @@ from application.wallet.payments import PaymentGateways
 from application.workflow import FileStorage, WorkflowProjectAdvancer
 from domain.dispatch.rng import RandomSource
 from domain.identity.ports import PasswordHasher
-from entrypoints.metrics import PrometheusOutboxMetrics, record_charge_batch
+from entrypoints.metrics import PrometheusOutboxMetrics, record_charge_batch, record_unlocked_charge
 
 log = logging.getLogger("agora")
 
@@ -118,6 +118,7 @@ class CoreModule(injector.Module):
                 registry: HandlerRegistry) -> WalletService:
         service = WalletService(uow_factory, clock, settings, registry)
         service.on_charge_batch(record_charge_batch)
+        service.on_unlocked_charge(record_unlocked_charge)
         return service
 
     @injector.singleton

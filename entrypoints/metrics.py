@@ -32,6 +32,15 @@ charges_combined = Counter("agora_wallet_charges_combined", "Charges that ran in
                            registry=REGISTRY)
 
 
+unlocked_charges = Counter("agora_wallet_unlocked_charges", "Plain-charge attempts without the wallet's lock "
+                           "(ADR 0010): landed, declined by the write (sent to the lock) or not plain",
+                           ["outcome"], registry=REGISTRY)
+
+
+def record_unlocked_charge(outcome: str) -> None:
+    unlocked_charges.labels(outcome=outcome).inc()
+
+
 def record_charge_batch(size: int) -> None:
     charge_batches.inc()
     charges_combined.inc(size)

@@ -119,6 +119,12 @@ from domain.wallet.purpose import (
 )
 
 T = TypeVar("T")
+
+
+def _ignore_outcome(outcome: str) -> None:
+    pass
+
+
 SPEND_PERMISSIONS = ("trade.buy", "wallet.manage")
 MAX_CONSUMPTION_DAYS = 400
 
@@ -433,10 +439,17 @@ class WalletService(WalletBase):
             self._charge_batch, self._charge_one, settings.wallet_charge_batch)
         self._unlocked = settings.wallet_unlocked_charges and uow_factory.dialect == "postgresql"
         self._registry = registry
+        self._on_unlocked: Callable[[str], None] = _ignore_outcome
 
     def on_charge_batch(self, observer: Callable[[int], None]) -> None:
         """Tell ``observer(size)`` of every combined batch of charges (metrics)."""
         self._charges.on_batch = observer
+
+    def on_unlocked_charge(self, observer: Callable[[str], None]) -> None:
+        """Tell ``observer(outcome)`` how each attempt without the lock went (metrics):
+        ``landed``, ``declined`` (the write found the terms broken or the reference taken)
+        or ``not_plain`` (the charge or the wallet was not plain, or the read refused it)."""
+        self._on_unlocked = observer
 
     # -- queries --------------------------------------------------------------------------
 
@@ -553,7 +566,8 @@ class WalletService(WalletBase):
 
     def _charge_one_guarded(self, c: _Charge) -> EntryResult:
         if self._unlocked and not c.payees:
-            landed = self._charge_unlocked(c)
+            outcome, landed = self._charge_unlocked(c)
+            self._on_unlocked(outcome)
             if landed is not None:
                 return landed
 
@@ -622,38 +636,40 @@ class WalletService(WalletBase):
 
         return self._run(command)
 
-    def _charge_unlocked(self, c: _Charge) -> EntryResult | None:
+    def _charge_unlocked(self, c: _Charge) -> tuple[str, EntryResult | None]:
         """ADR 0010: decide a plain charge on an unlocked read of the wallet and write it with
         one statement that applies it only if the wallet still meets the decision's terms
         (``Wallet.unlocked_charge_terms``). The row is locked only while that statement runs:
-        on a hot wallet no charge waits for another one's decision or round trips. None
-        whenever anything is not plain — the charge's or the wallet's shape, a refusal, a
-        wallet that changed meanwhile, a repeated reference — and the lock path decides.
+        on a hot wallet no charge waits for another one's decision or round trips. No entry
+        (only the outcome, for metrics) whenever anything is not plain — the charge's or the
+        wallet's shape, a refusal, a wallet that changed meanwhile, a repeated reference —
+        and the lock path decides.
         With no Idempotency-Key guard and no handler for ``WalletCharged`` the statement
         commits on its own; otherwise it commits with them, in one transaction."""
         solo = not c.guards and not self._registry.handlers_for(WalletCharged.event_name())
         with self.uow_factory(autocommit=solo) as uow:
             wallet = uow.repo(WalletRepository).get(c.org_id)
             if wallet is None:
-                return None
+                return "not_plain", None
             now = self.clock.now()
             terms = wallet.unlocked_charge_terms(c.amount, now, withholding=c.withholding, tz=self.clock.tz)
             if terms is None:
-                return None
+                return "not_plain", None
             try:
                 entry = self._decide_charge(c, {c.org_id: wallet}, now)
             except DomainError:
-                return None  # confirmed (or not) under the lock, on the newest figures
+                return "not_plain", None  # confirmed (or not) under the lock, on the newest figures
             line = wallet.line_for(entry, now, self.clock.tz)
             landed = uow.repo(LedgerRepository).add_unlocked(entry, line, terms)
             if landed is None:
-                return None
+                return "declined", None
             uow.publish(*wallet.events)
             uow.commit()
         entry = dataclasses.replace(entry, created_at=landed.at)
         after = dataclasses.replace(line.after, cash=landed.cash, deposit_due=landed.deposit_due,
                                     deposit_paid=landed.deposit_paid)
-        return EntryResult(entry, dataclasses.replace(line, seq=landed.version, created_at=landed.at, after=after))
+        return "landed", EntryResult(entry, dataclasses.replace(line, seq=landed.version, created_at=landed.at,
+                                                                after=after))
 
     def _decide_charge(self, c: _Charge, wallets: dict[str, Wallet], now: datetime) -> JournalEntry:
         return wallets[c.org_id].charge(c.amount, c.reference, now, coupon_kind=c.coupon_kind,

@@ -38,6 +38,23 @@ def test_metrics_count_combined_charge_batches(client, container):
     assert "agora_http_requests_total" in body
 
 
+def test_metrics_count_unlocked_charge_attempts_by_outcome(client, container):
+    from application.wallet import WalletService
+    from entrypoints.metrics import REGISTRY
+
+    def sample(outcome):
+        return REGISTRY.get_sample_value("agora_wallet_unlocked_charges_total", {"outcome": outcome}) or 0.0
+
+    before = sample("landed"), sample("declined")
+    report = container.get(WalletService)._on_unlocked  # what the service tells after each attempt (ADR 0010)
+    report("landed")
+    report("landed")
+    report("declined")
+    body = client.get("/metrics").get_data(as_text=True)
+    assert f'agora_wallet_unlocked_charges_total{{outcome="landed"}} {before[0] + 2}' in body
+    assert f'agora_wallet_unlocked_charges_total{{outcome="declined"}} {before[1] + 1}' in body
+
+
 def test_each_request_is_logged_once_as_json_with_its_id_route_and_client(client):
     import io
     import json

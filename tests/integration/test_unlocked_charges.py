@@ -93,9 +93,16 @@ def test_unlocked_charges_get_exactly_what_the_wallet_affords(container: Any, la
         return [outcome(lambda k=k: wallets.charge(caller, org, Decimal("10.00"), f"order-{i}-{k}"))
                 for k in range(5)]
 
+    reported: Counter[str] = Counter()
+    wallets.on_unlocked_charge(lambda outcome: reported.update([outcome]))
     counts = Counter(o for per in run_clients(work) for o in per)
     assert counts == {"ok": 36, "insufficient_funds": CLIENTS * 5 - 36}, counts
     assert landings["landed"] >= 1, landings  # the unlocked path did the work, not only the lock
+    # every attempt was reported: the landed ones, the writes that found the terms broken,
+    # and the refusals (the wallet could not afford them), sent to the lock
+    assert reported["landed"] == landings["landed"] and reported["declined"] == landings["declined"]
+    assert sum(reported.values()) == CLIENTS * 5
+    assert reported["not_plain"] + reported["declined"] >= CLIENTS * 5 - 36
     view = wallets.wallet(ADMIN, org)
     assert (view.figures.cash, view.figures.available) == (Decimal("0.00"), Decimal("0.00"))
     assert view.spent_today == Decimal("370.00")
