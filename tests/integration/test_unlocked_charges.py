@@ -115,6 +115,16 @@ def test_unlocked_charges_get_exactly_what_the_wallet_affords(container: Any, la
     cached_equals_postings(container)
 
 
+def warmed_up(container: Any, name: str) -> tuple[str, WalletService, Caller]:
+    """A wallet with 100.00 whose first charge of the day (10.00, under the lock: it starts
+    the day's spend) is done, so the next plain charge goes without the lock."""
+    org = funded(container, name, "100.00")
+    wallets = container.get(WalletService)
+    caller = api_key_caller(org)
+    wallets.charge(caller, org, Decimal("10.00"), "warm-up")
+    return org, wallets, caller
+
+
 def interleave(monkeypatch: pytest.MonkeyPatch, meanwhile: Any) -> dict[str, Any]:
     """Run ``meanwhile()`` — in another thread, so in another transaction — after the next
     unlocked charge has read and decided, just before its statement is sent. The answer
@@ -140,10 +150,7 @@ def interleave(monkeypatch: pytest.MonkeyPatch, meanwhile: Any) -> dict[str, Any
 
 def test_a_hold_placed_after_the_read_sends_the_charge_back_to_the_lock(
         container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    org = funded(container, "Stale Read Co", "100.00")
-    wallets = container.get(WalletService)
-    caller = api_key_caller(org)
-    wallets.charge(caller, org, Decimal("10.00"), "warm-up")  # spend counted today: the next one is plain
+    org, wallets, caller = warmed_up(container, "Stale Read Co")
     seen = interleave(monkeypatch, lambda: wallets.hold(
         caller, org, Decimal("85.00"), "big-order", datetime.now(UTC) + timedelta(hours=1)))
     with pytest.raises(InsufficientFunds):  # decided again on 90.00 cash with 85.00 held
@@ -158,10 +165,7 @@ def test_a_hold_placed_after_the_read_sends_the_charge_back_to_the_lock(
 
 def test_a_charge_that_meets_its_terms_lands_on_the_newest_cash(
         container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    org = funded(container, "Moving Cash Co", "100.00")
-    wallets = container.get(WalletService)
-    caller = api_key_caller(org)
-    wallets.charge(caller, org, Decimal("10.00"), "warm-up")
+    org, wallets, caller = warmed_up(container, "Moving Cash Co")
     seen = interleave(monkeypatch, lambda: wallets.charge(caller, org, Decimal("30.00"), "meanwhile"))
     result = wallets.charge(caller, org, Decimal("10.00"), "decided-on-90")
     assert seen["meanwhile"].line.after.cash == Decimal("60.00")
@@ -173,10 +177,7 @@ def test_a_charge_that_meets_its_terms_lands_on_the_newest_cash(
 
 def test_a_coupon_granted_after_the_read_is_drawn_first_under_the_lock(
         container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    org = funded(container, "Coupon Race Co", "100.00")
-    wallets = container.get(WalletService)
-    caller = api_key_caller(org)
-    wallets.charge(caller, org, Decimal("10.00"), "warm-up")
+    org, wallets, caller = warmed_up(container, "Coupon Race Co")
     interleave(monkeypatch, lambda: wallets.grant_coupon(
         ADMIN, org, "normal", Decimal("4.00"), datetime.now(UTC) + timedelta(days=3)))
     result = wallets.charge(caller, org, Decimal("10.00"), "after-the-grant")
