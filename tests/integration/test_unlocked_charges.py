@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from freezegun import freeze_time
 from sqlalchemy import text
 
 import adapters.postgres.wallet_repos as repos
@@ -186,6 +187,49 @@ def test_a_coupon_granted_after_the_read_is_drawn_first_under_the_lock(
     cached_equals_postings(container)
 
 
+def test_a_credit_limit_lowered_after_the_read_sends_the_charge_back_to_the_lock(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    org, wallets, caller = warmed_up(container, "Credit Race Co")  # 90.00 cash
+    wallets.set_credit_limit(ADMIN, org, Decimal("20.00"))
+    wallets.hold(caller, org, Decimal("80.00"), "big-order", datetime.now(UTC) + timedelta(hours=1))
+    # read: 90 cash + 20 spare credit - 80 held leaves 30; the platform then lowers the limit to 0
+    seen = interleave(monkeypatch, lambda: wallets.set_credit_limit(ADMIN, org, Decimal("0.00")))
+    with pytest.raises(InsufficientFunds):  # 90 - 80 = 10 < 15 on the wallet as it is
+        wallets.charge(caller, org, Decimal("15.00"), "decided-with-credit")
+    assert seen["landed"] is None
+    view = wallets.wallet(ADMIN, org)
+    assert (view.figures.cash, view.figures.available) == (Decimal("90.00"), Decimal("10.00"))
+
+
+def test_a_daily_budget_set_after_the_read_sends_the_charge_back_to_the_lock(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    org, wallets, caller = warmed_up(container, "Budget Race Co")  # 10.00 spent today
+    owner = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), user_id="usr_o")
+    seen = interleave(monkeypatch, lambda: wallets.set_daily_budget(owner, org, Decimal("15.00")))
+    with pytest.raises(DailyBudgetExceeded):
+        wallets.charge(caller, org, Decimal("10.00"), "decided-without-budget")
+    assert seen["landed"] is None
+    assert wallets.wallet(ADMIN, org).spent_today == Decimal("10.00")
+
+
+def test_a_charge_read_before_shanghai_midnight_and_written_after_the_new_day_began_goes_to_the_lock(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    midnight = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)  # 2026-12-02 00:00 in Shanghai
+    with freeze_time(midnight - timedelta(seconds=1)) as frozen:
+        org, wallets, caller = warmed_up(container, "Midnight Co")  # 10.00 spent on 12-01
+
+        def new_day_begins() -> Any:
+            frozen.move_to(midnight)
+            return wallets.charge(caller, org, Decimal("5.00"), "first-of-12-02")  # under the lock: a new day
+
+        seen = interleave(monkeypatch, new_day_begins)
+        result = wallets.charge(caller, org, Decimal("10.00"), "read-on-12-01")
+        view = wallets.wallet(ADMIN, org)
+    assert seen["landed"] is None  # decided for 12-01, which had ended: nothing written
+    assert result.entry.created_at == midnight and result.line is not None and result.line.local_day == "2026-12-02"
+    assert view.spent_today == Decimal("15.00")  # both counted on 12-02, none on the day that ended
+
+
 def test_concurrent_unlocked_charges_never_pass_the_daily_budget(container: Any, landings: Counter[str]) -> None:
     org = funded(container, "Budget Co", "1000.00")
     wallets = container.get(WalletService)
@@ -235,3 +279,78 @@ def test_with_the_setting_off_every_charge_is_decided_under_the_lock(
         wallets.charge(caller, org, Decimal("10.00"), f"o-{k}")
     assert landings == {}
     assert wallets.wallet(ADMIN, org).figures.cash == Decimal("70.00")
+
+
+def test_unlocked_charges_among_every_other_command_keep_every_figure_true(
+        container: Any, landings: Counter[str]) -> None:
+    """Eight clients on one wallet mix plain charges (mostly unlocked) with everything that
+    changes what a charge relies on: holds placed, captured and released, recharges,
+    coupon grants, a rising credit limit, a changing daily budget. Afterwards every cached
+    figure must equal what the ledger and the holds and grants say."""
+    import random
+
+    org = funded(container, "Busy Co", "500.00")
+    wallets, recharges = container.get(WalletService), container.get(RechargeService)
+    owner = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), user_id="usr_o")
+    caller = api_key_caller(org)
+    wallets.charge(caller, org, Decimal("1.00"), "first")
+    limit = [Decimal("0.00")]
+    expected = (InsufficientFunds, DailyBudgetExceeded)
+
+    def work(i: int) -> list[str]:
+        rnd, out, mine = random.Random(i), [], []
+        for k in range(25):
+            op = rnd.random()
+            try:
+                if op < 0.6:
+                    wallets.charge(caller, org, Decimal(rnd.randint(1, 900)) / 100, f"m-{i}-{k}")
+                elif op < 0.7:
+                    mine.append(wallets.hold(caller, org, Decimal(rnd.randint(1, 2000)) / 100, f"h-{i}-{k}",
+                                             datetime.now(UTC) + timedelta(hours=1)).hold.id)
+                elif op < 0.78 and mine:
+                    wallets.release(caller, mine.pop())
+                elif op < 0.83 and mine:
+                    wallets.capture(caller, mine.pop(), None)
+                elif op < 0.88:
+                    recharges.recharge(FINANCE, org, Decimal(rnd.randint(100, 5000)) / 100, "offline", "top-up")
+                elif op < 0.92:
+                    wallets.grant_coupon(ADMIN, org, rnd.choice(["normal", "traffic"]),
+                                         Decimal(rnd.randint(1, 500)) / 100, datetime.now(UTC) + timedelta(days=2))
+                elif op < 0.96:
+                    limit[0] += Decimal("5.00")  # raised only: lowering it is an administrative call (ADR 0007)
+                    wallets.set_credit_limit(ADMIN, org, limit[0])
+                else:
+                    wallets.set_daily_budget(owner, org, rnd.choice([None, Decimal("400.00"), Decimal("2000.00")]))
+                out.append("ok")
+            except expected as refused:
+                out.append(refused.code)
+            except Exception as exc:  # anything else reaching a client fails the test
+                out.append(f"{type(exc).__name__}: {exc}")
+        return out
+
+    results = Counter(o for per in run_clients(work, clients=8) for o in per)
+    assert set(results) <= {"ok", "insufficient_funds", "daily_budget_exceeded"}, results
+    assert landings["landed"] >= 1, landings
+    cached_equals_postings(container)
+    with container.get(UnitOfWorkFactory)() as uow:
+        conn = uow.connection  # type: ignore[attr-defined]
+        w = conn.execute(text("SELECT * FROM wallets WHERE org_id = :o"), {"o": org}).one()
+        held = conn.execute(text("SELECT COALESCE(SUM(amount - captured), 0) FROM wallet_holds "
+                                 "WHERE org_id = :o AND status = 'active'"), {"o": org}).scalar_one()
+        coupons = dict(conn.execute(text(
+            "SELECT kind, SUM(remaining) FROM wallet_coupon_grants WHERE org_id = :o AND lapsed_at IS NULL "
+            "GROUP BY kind"), {"o": org}).all())
+        spent = conn.execute(text(
+            "SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entries e JOIN wallet_lines l ON l.entry_id = e.id "
+            "AND l.org_id = e.org_id WHERE e.org_id = :o AND e.type IN ('charge', 'capture') AND l.local_day = :d"),
+            {"o": org, "d": w.spent_day.isoformat()}).scalar_one()
+        credit_used = -conn.execute(text("SELECT COALESCE(SUM(amount), 0) FROM ledger_postings "
+                                         "WHERE owner = :o AND account = 'credit'"), {"o": org}).scalar_one()
+    assert w.held == held
+    assert (w.coupons_normal, w.coupons_traffic) == (coupons.get("normal", 0), coupons.get("traffic", 0))
+    assert w.spent_today == spent and w.credit_used == credit_used
+    lines = lines_of(container, org)
+    # seq is the wallet's version after the entry (settings such as the budget bump it too)
+    assert all(a.seq < b.seq for a, b in itertools.pairwise(lines)) and lines[-1].seq <= w.version
+    assert all(a.created_at <= b.created_at for a, b in itertools.pairwise(lines))
+    assert lines[-1].after_cash == w.cash
