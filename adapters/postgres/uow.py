@@ -12,6 +12,7 @@ from sqlalchemy.pool import NullPool
 from application.shared.clock import Clock
 from application.shared.outbox import HandlerRegistry, OutboxMessage, OutboxRepository
 from application.shared.uow import UnitOfWork, UnitOfWorkFactory, current_commit_guards
+from domain.shared.events import DomainEvent
 from domain.shared.ids import new_id
 
 T = TypeVar("T")
@@ -86,12 +87,15 @@ class SqlUnitOfWork(UnitOfWork):
             inst = self._instances[port] = factory(self._conn)
         return inst  # type: ignore[no-any-return]
 
+    def publish(self, *events: DomainEvent) -> None:
+        if self.autocommit and any(ev.integration and self._registry.handlers_for(ev.event_name())
+                                   for ev in events):
+            raise RuntimeError("an autocommit unit of work cannot write the outbox with its effect")
+        super().publish(*events)
+
     def _write_outbox(self) -> bool:
         if not self.events:  # most commits: no clock, no repository
             return False
-        if self.autocommit and any(ev.integration and self._registry.handlers_for(ev.event_name())
-                                   for ev in self.events):
-            raise RuntimeError("an autocommit unit of work cannot write the outbox with its effect")
         wrote = False
         now = self._clock.now()
         outbox = self.repo(OutboxRepository)
@@ -105,6 +109,11 @@ class SqlUnitOfWork(UnitOfWork):
                 wrote = True
         self.events.clear()
         return wrote
+
+    def commit(self) -> None:
+        if self.autocommit and current_commit_guards():  # they could only commit apart from the effect
+            raise RuntimeError("an autocommit unit of work cannot run commit guards with its effect")
+        super().commit()
 
     def _commit(self) -> None:
         if self._write_outbox() and self._after_outbox is not None:

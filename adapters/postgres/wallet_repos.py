@@ -284,8 +284,10 @@ def line_conditions(whose: Any, flt: LineFilter) -> list[Any]:
 # the wallet still meets the decision's terms once the statement holds the row (PostgreSQL
 # re-checks the WHERE clause on the newest row version when it had to wait), and writes the
 # entry, its postings and its statement line only if it did. The entry is dated no earlier
-# than the wallet's last change, so a wallet's entries stay in date order. No ON CONFLICT:
-# a taken key fails the whole statement, and the lock path answers the repeat.
+# than the wallet's last change, so a wallet's entries stay in date order. A repeated
+# reference matches no row (the lock path answers it); one written between the read and
+# the write fails the whole statement on the unique key (no ON CONFLICT), same answer.
+_ENTRY_KEY = "uq_ledger_entries_unique_key"
 _FROM_WALLET = {"created_at": "w.at", "seq": "w.version", "after_cash": "w.cash",
                 "after_deposit_due": "w.deposit_due", "after_deposit_paid": "w.deposit_paid"}
 
@@ -308,6 +310,7 @@ _PG_ADD_UNLOCKED = f"""WITH w AS (
     AND low_balance_threshold IS NOT DISTINCT FROM %(low_balance_threshold)s::numeric AND NOT low_balance_alerted
     AND (withholding_active OR NOT %(needs_withholding)s::boolean)
     AND updated_at <= %(now)s::timestamptz + interval '1 second' AND updated_at < %(day_ends)s::timestamptz
+    AND NOT EXISTS (SELECT 1 FROM ledger_entries WHERE unique_key = %(unique_key)s)  -- a repeat: no lock taken
   RETURNING version, cash, deposit_due, deposit_paid, updated_at AS at
 ), e AS (
   {_insert_from(t.ledger_entries, {"created_at": "w.at"})}
@@ -374,15 +377,18 @@ class SqlLedger(LedgerRepository):
             credit_used=terms.credit_used, held=terms.held, held_traffic=terms.held_traffic,
             daily_budget=terms.daily_budget, day=terms.day, spent_ceiling=terms.spent_ceiling,
             low_balance_threshold=terms.low_balance_threshold, needs_withholding=terms.needs_withholding,
-            now=entry.created_at, day_ends=terms.day_ends, entry=_json(self._entry_values(entry)),
+            now=entry.created_at, day_ends=terms.day_ends, unique_key=entry.unique_key,
+            entry=_json(self._entry_values(entry)),
             postings=_json(self._posting_values(entry)), line=_json(self._line_values(line)))
         driver = _driver(self.conn)
         try:
             with driver.cursor() as cur:
                 cur.execute(_PG_ADD_UNLOCKED, params)
                 row = cur.fetchone()
-        except psycopg.errors.UniqueViolation:
-            return None  # a repeat of the reference: nothing was written
+        except psycopg.errors.UniqueViolation as clash:
+            if clash.diag.constraint_name != _ENTRY_KEY:
+                raise  # (org_id, seq) and the like are ADR 0002's tripwires, never a repeat
+            return None  # the reference was charged meanwhile: nothing was written
         if row is None:
             return None
         return LandedCharge(version=row[0], cash=row[1], deposit_due=row[2], deposit_paid=row[3],

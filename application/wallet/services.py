@@ -659,11 +659,13 @@ class WalletService(WalletBase):
                 entry = self._decide_charge(c, {c.org_id: wallet}, now)
             except DomainError:
                 return "not_plain", None  # confirmed (or not) under the lock, on the newest figures
+            if solo and any(e.integration and self._registry.handlers_for(e.event_name()) for e in wallet.events):
+                return "not_plain", None  # an event that must commit with the charge: not on its own
+            uow.publish(*wallet.events)  # before the write: an autocommit unit refuses what it could not keep
             line = wallet.line_for(entry, now, self.clock.tz)
             landed = uow.repo(LedgerRepository).add_unlocked(entry, line, terms)
             if landed is None:
                 return "declined", None
-            uow.publish(*wallet.events)
             uow.commit()
         entry = dataclasses.replace(entry, created_at=landed.at)
         after = dataclasses.replace(line.after, cash=landed.cash, deposit_due=landed.deposit_due,

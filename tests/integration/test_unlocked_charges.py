@@ -7,6 +7,7 @@ command slipped in between a charge's read and its write.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import threading
@@ -22,8 +23,9 @@ from sqlalchemy import text
 import adapters.postgres.wallet_repos as repos
 from application.shared.access import Caller
 from application.shared.settings import Settings
-from application.shared.uow import UnitOfWorkFactory
+from application.shared.uow import UnitOfWorkFactory, commit_guards
 from application.wallet import RechargeService, WalletService
+from domain.shared.errors import DomainError
 from domain.wallet.errors import DailyBudgetExceeded, InsufficientFunds
 from tests.integration.test_wallet_concurrency import (
     CLIENTS,
@@ -228,6 +230,73 @@ def test_a_charge_read_before_shanghai_midnight_and_written_after_the_new_day_be
     assert seen["landed"] is None  # decided for 12-01, which had ended: nothing written
     assert result.entry.created_at == midnight and result.line is not None and result.line.local_day == "2026-12-02"
     assert view.spent_today == Decimal("15.00")  # both counted on 12-02, none on the day that ended
+
+
+# each guard of the statement on its own: a column the decision relied on changes between
+# the read and the write (written straight into the row, so nothing else moves with it)
+GUARDED_CHANGES = {
+    "cash below the floor": "cash = 5.00",
+    "held": "held = held + 1.00",
+    "held for traffic": "held_traffic = 1.00",
+    "credit limit": "credit_limit = credit_limit + 1.00",
+    "credit used": "credit_used = 1.00",
+    "coupons": "coupons_traffic = 1.00",
+    "daily budget": "daily_budget = 1000.00",
+    "spend over the ceiling": "spent_today = 495.00",
+    "spend day": "spent_day = spent_day + 1",
+    "threshold": "low_balance_threshold = 1.00",
+    "alert": "low_balance_alerted = true",
+    "withholding agreement": "withholding_active = false",
+    "last change an hour later": "updated_at = updated_at + interval '1 hour'",
+}
+
+
+@pytest.mark.parametrize("change", list(GUARDED_CHANGES), ids=list(GUARDED_CHANGES))
+def test_the_write_declines_when_any_figure_the_decision_relied_on_changed(
+        container: Any, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    org, wallets, _ = warmed_up(container, "Guarded Co")
+    # every figure the terms compare is set, so each change below breaks exactly one guard
+    with container.get(UnitOfWorkFactory)() as uow:
+        uow.connection.execute(text(  # type: ignore[attr-defined]
+            "UPDATE wallets SET withholding_active = true, daily_budget = 500.00, held = 2.00, credit_limit = 50.00 "
+            "WHERE org_id = :o"), {"o": org})
+        uow.commit()
+
+    def meanwhile() -> None:
+        with container.get(UnitOfWorkFactory)() as uow:
+            uow.connection.execute(text(f"UPDATE wallets SET {GUARDED_CHANGES[change]} "  # type: ignore[attr-defined]
+                                        "WHERE org_id = :o"), {"o": org})
+            uow.commit()
+
+    seen = interleave(monkeypatch, meanwhile)
+    with contextlib.suppress(DomainError):  # refused on the changed figures, as the lock path decides
+        wallets.charge(None, org, Decimal("10.00"), "guarded", withholding=True)  # the lock decides again
+    assert "landed" in seen and seen["landed"] is None
+
+
+def test_a_charge_whose_commit_guard_fails_leaves_nothing_written(
+        container: Any, landings: Counter[str]) -> None:
+    """With an Idempotency-Key lease (a commit guard) the unlocked statement commits with it,
+    in one transaction: a guard that fails takes the charge back with it."""
+    org, wallets, caller = warmed_up(container, "Guarded Commit Co")
+    ran: list[str] = []
+
+    def lease_lost(uow: Any) -> None:
+        ran.append("lease_lost")
+        raise RuntimeError("the key's lease was taken over")
+
+    def lease_held(uow: Any) -> None:
+        ran.append("lease_held")
+
+    with commit_guards((lease_lost,)), pytest.raises(RuntimeError):
+        wallets.charge(caller, org, Decimal("10.00"), "lost-lease")
+    assert landings["landed"] == 1 and ran[0] == "lease_lost"  # written in the transaction, then rolled back
+    assert wallets.wallet(ADMIN, org).figures.cash == Decimal("90.00")
+    with commit_guards((lease_held,)):
+        result = wallets.charge(caller, org, Decimal("10.00"), "held-lease")
+    assert landings["landed"] == 2 and not result.replayed and ran[-1] == "lease_held"
+    assert wallets.wallet(ADMIN, org).figures.cash == Decimal("80.00")
+    cached_equals_postings(container)
 
 
 def test_concurrent_unlocked_charges_never_pass_the_daily_budget(container: Any, landings: Counter[str]) -> None:
