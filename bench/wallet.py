@@ -25,6 +25,7 @@ schemas, ``agora_bench`` (application tables, migrated with Alembic) and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing as mp
@@ -91,17 +92,26 @@ def run_threads(clients: int, seconds: int, loop: Any) -> float:
     deadline = [0.0]
     counts = [0] * clients
 
+    failed: list[BaseException] = []
+
     def client(i: int) -> None:
-        counts[i] = loop(i, start.wait, lambda: time.perf_counter() < deadline[0])
+        try:
+            counts[i] = loop(i, start.wait, lambda: time.perf_counter() < deadline[0])
+        except BaseException as exc:  # a measurement that broke must not read as a slow one
+            failed.append(exc)
+            start.abort()
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
     deadline[0] = time.perf_counter() + seconds
     began = time.perf_counter()
-    start.wait()
+    with contextlib.suppress(threading.BrokenBarrierError):  # a client failed before the start
+        start.wait()
     for t in threads:
         t.join()
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {clients} clients failed") from failed[0]
     return sum(counts) / (time.perf_counter() - began)
 
 
@@ -308,7 +318,8 @@ def run_bare_unlocked(app_url: str, org_ids: list[str], template: list[Any], cli
                         credit_used=row[col["credit_used"]], held=row[col["held"]],
                         held_traffic=row[col["held_traffic"]], daily_budget=None, day=row[col["spent_day"]],
                         spent_ceiling=None, low_balance_threshold=None, needs_withholding=False, now=now,
-                        day_ends=now + timedelta(days=1), entry=json.dumps(entry), postings=json.dumps(postings),
+                        day_ends=now + timedelta(days=1), unique_key=entry["unique_key"],
+                        entry=json.dumps(entry), postings=json.dumps(postings),
                         line=json.dumps(line)))
                     assert cur.fetchone() is not None, "the terms did not hold"
                 done += 1
