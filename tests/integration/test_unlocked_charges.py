@@ -62,6 +62,10 @@ def landings(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return seen
 
 
+def owner_of(org: str) -> Caller:
+    return Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), user_id="usr_o")
+
+
 def funded(container: Any, name: str, cash: str) -> str:
     org = make_org(container, name)
     container.get(RechargeService).recharge(FINANCE, org, Decimal(cash), "offline", "prepaid")
@@ -206,7 +210,7 @@ def test_a_credit_limit_lowered_after_the_read_sends_the_charge_back_to_the_lock
 def test_a_daily_budget_set_after_the_read_sends_the_charge_back_to_the_lock(
         container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     org, wallets, caller = warmed_up(container, "Budget Race Co")  # 10.00 spent today
-    owner = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), user_id="usr_o")
+    owner = owner_of(org)
     seen = interleave(monkeypatch, lambda: wallets.set_daily_budget(owner, org, Decimal("15.00")))
     with pytest.raises(DailyBudgetExceeded):
         wallets.charge(caller, org, Decimal("10.00"), "decided-without-budget")
@@ -302,7 +306,7 @@ def test_a_charge_whose_commit_guard_fails_leaves_nothing_written(
 def test_concurrent_unlocked_charges_never_pass_the_daily_budget(container: Any, landings: Counter[str]) -> None:
     org = funded(container, "Budget Co", "1000.00")
     wallets = container.get(WalletService)
-    owner = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), user_id="usr_o")
+    owner = owner_of(org)
     wallets.set_daily_budget(owner, org, Decimal("105.00"))
     caller = api_key_caller(org)
     wallets.charge(caller, org, Decimal("5.00"), "first")
@@ -319,7 +323,7 @@ def test_a_low_balance_alert_is_published_once_when_concurrent_charges_cross_the
         container: Any, landings: Counter[str]) -> None:
     org = funded(container, "Threshold Co", "200.00")
     wallets = container.get(WalletService)
-    owner = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), user_id="usr_o")
+    owner = owner_of(org)
     wallets.set_low_balance_threshold(owner, org, Decimal("50.00"))
     caller = api_key_caller(org)
     wallets.charge(caller, org, Decimal("1.00"), "first")
@@ -360,7 +364,7 @@ def test_unlocked_charges_among_every_other_command_keep_every_figure_true(
 
     org = funded(container, "Busy Co", "500.00")
     wallets, recharges = container.get(WalletService), container.get(RechargeService)
-    owner = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), user_id="usr_o")
+    owner = owner_of(org)
     caller = api_key_caller(org)
     wallets.charge(caller, org, Decimal("1.00"), "first")
     limit = [Decimal("0.00")]
