@@ -236,10 +236,82 @@ def test_a_charge_read_before_shanghai_midnight_and_written_after_the_new_day_be
     assert view.spent_today == Decimal("15.00")  # both counted on 12-02, none on the day that ended
 
 
+def test_a_charge_read_before_midnight_is_not_dated_into_a_day_its_spend_was_not_counted_in(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recharge (which does not touch the day's spend) lands just after midnight, between
+    the read and the write: the entry would be dated on the new day (after the wallet's last
+    change) while its spend counted on the old one, escaping the new day's budget."""
+    midnight = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+    with freeze_time(midnight - timedelta(milliseconds=500)) as frozen:
+        org, wallets, caller = warmed_up(container, "Midnight Recharge Co")
+
+        def recharge_after_midnight() -> Any:
+            frozen.move_to(midnight + timedelta(milliseconds=200))
+            return container.get(RechargeService).recharge(FINANCE, org, Decimal("1.00"), "offline", "top-up")
+
+        seen = interleave(monkeypatch, recharge_after_midnight)
+        result = wallets.charge(caller, org, Decimal("10.00"), "read-on-12-01")
+        view = wallets.wallet(ADMIN, org)
+    assert seen["landed"] is None  # declined: the wallet's last change is dated on 12-02
+    assert result.line is not None and result.line.local_day == "2026-12-02"
+    assert view.spent_today == Decimal("10.00")  # counted on 12-02, where it is dated
+
+
+def test_a_repeated_reference_is_answered_by_the_lock_path_without_a_second_entry(
+        container: Any, landings: Counter[str]) -> None:
+    org, wallets, caller = warmed_up(container, "Repeat Co")
+    first = wallets.charge(caller, org, Decimal("10.00"), "order-x")
+    again = wallets.charge(caller, org, Decimal("10.00"), "order-x")
+    assert landings == {"landed": 1, "declined": 1}  # the repeat matched no row: nothing written
+    assert not first.replayed and again.replayed and again.entry.id == first.entry.id
+    assert wallets.wallet(ADMIN, org).figures.cash == Decimal("80.00")
+
+
+def test_a_reference_charged_while_the_statement_waits_for_the_row_is_a_repeat(
+        container: Any, monkeypatch: pytest.MonkeyPatch, landings: Counter[str]) -> None:
+    """Another transaction holds the wallet's row and writes an entry with the same key; the
+    statement (its key check already passed) waits, then fails on the entry's unique key:
+    read as a repeat, nothing written, and the lock path answers with the other entry."""
+    org, wallets, caller = warmed_up(container, "Key Race Co")
+    locked, release = threading.Event(), threading.Event()
+
+    def other_transaction() -> None:
+        with container.get(UnitOfWorkFactory)() as uow:
+            conn = uow.connection  # type: ignore[attr-defined]
+            conn.execute(text("SELECT 1 FROM wallets WHERE org_id = :o FOR UPDATE"), {"o": org})
+            conn.execute(text(
+                "INSERT INTO ledger_entries (id, type, org_id, created_at, amount, reference, unique_key, note, "
+                "details) VALUES ('ent_other', 'charge', :o, now(), 10.00, 'order-y', :k, '', :d)"),
+                {"o": org, "k": f"charge:{org}:order-y", "d": '{"coupon_kind": "normal"}'})
+            conn.execute(text(
+                "INSERT INTO ledger_postings (entry_id, n, owner, account, amount, created_at) VALUES "
+                "('ent_other', 0, :o, 'cash', -10.00, now()), ('ent_other', 1, 'platform', 'revenue', 10.00, now())"),
+                {"o": org})
+            locked.set()
+            release.wait(10)
+            uow.commit()
+
+    original = repos.SqlLedger.add_unlocked
+    other = threading.Thread(target=other_transaction)
+
+    def racing(self: Any, *args: Any) -> Any:
+        other.start()
+        locked.wait(10)
+        threading.Timer(0.5, release.set).start()  # commits while the statement waits for the row
+        return original(self, *args)
+
+    monkeypatch.setattr(repos.SqlLedger, "add_unlocked", racing)
+    result = wallets.charge(caller, org, Decimal("10.00"), "order-y")
+    other.join(10)
+    assert landings == {"declined": 1}  # the statement failed on the key: nothing written
+    assert result.replayed and result.entry.id == "ent_other"
+    assert wallets.wallet(ADMIN, org).figures.cash == Decimal("90.00")
+
+
 # each guard of the statement on its own: a column the decision relied on changes between
 # the read and the write (written straight into the row, so nothing else moves with it)
 GUARDED_CHANGES = {
-    "cash below the floor": "cash = 5.00",
+    "cash below the floor": "cash = 15.00",  # floor: 10 + held 62 - spare credit 50 = 22
     "held": "held = held + 1.00",
     "held for traffic": "held_traffic = 1.00",
     "credit limit": "credit_limit = credit_limit + 1.00",
@@ -262,7 +334,7 @@ def test_the_write_declines_when_any_figure_the_decision_relied_on_changed(
     # every figure the terms compare is set, so each change below breaks exactly one guard
     with container.get(UnitOfWorkFactory)() as uow:
         uow.connection.execute(text(  # type: ignore[attr-defined]
-            "UPDATE wallets SET withholding_active = true, daily_budget = 500.00, held = 2.00, credit_limit = 50.00 "
+            "UPDATE wallets SET withholding_active = true, daily_budget = 500.00, held = 62.00, credit_limit = 50.00 "
             "WHERE org_id = :o"), {"o": org})
         uow.commit()
 
