@@ -53,9 +53,11 @@ class UnitOfWork(abc.ABC):
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if not self.committed:
-            self.rollback()
-        self.close()
+        try:
+            if not self.committed:
+                self.rollback()
+        finally:  # a failed rollback (a dropped connection) still gives the connection back
+            self.close()
 
     def publish(self, *events: DomainEvent) -> None:
         self.events.extend(events)

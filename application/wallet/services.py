@@ -667,11 +667,18 @@ class WalletService(WalletBase):
             if landed is None:
                 return "declined", None
             uow.commit()
-        entry = dataclasses.replace(entry, created_at=landed.at)
-        after = dataclasses.replace(line.after, cash=landed.cash, deposit_due=landed.deposit_due,
-                                    deposit_paid=landed.deposit_paid)
-        return "landed", EntryResult(entry, dataclasses.replace(line, seq=landed.version, created_at=landed.at,
-                                                                after=after))
+        # what the statement wrote differs from the read only when the wallet moved meanwhile
+        # (another plain charge, or a later-dated change): copy the entry and line only then
+        if entry.created_at != landed.at:
+            entry = dataclasses.replace(entry, created_at=landed.at)
+        after = line.after
+        if (after.cash, after.deposit_due, after.deposit_paid) != (landed.cash, landed.deposit_due,
+                                                                    landed.deposit_paid):
+            after = dataclasses.replace(after, cash=landed.cash, deposit_due=landed.deposit_due,
+                                        deposit_paid=landed.deposit_paid)
+        if (line.seq, line.created_at, line.after) != (landed.version, landed.at, after):
+            line = dataclasses.replace(line, seq=landed.version, created_at=landed.at, after=after)
+        return "landed", EntryResult(entry, line)
 
     def _decide_charge(self, c: _Charge, wallets: dict[str, Wallet], now: datetime) -> JournalEntry:
         return wallets[c.org_id].charge(c.amount, c.reference, now, coupon_kind=c.coupon_kind,
