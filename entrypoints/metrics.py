@@ -7,6 +7,7 @@ multiprocess mode)."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
@@ -37,8 +38,28 @@ unlocked_charges = Counter("agora_wallet_unlocked_charges", "Plain-charge attemp
                            ["outcome"], registry=REGISTRY)
 
 
+# a labelled child per label values, looked up once: ``labels()`` validates and locks on
+# every call, and these are counted on every request and every charge (a few routes,
+# methods, statuses and outcomes: the dictionaries stay small)
+_request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_unlocked_children: dict[str, Any] = {}
+
+
+def record_request(method: str, route: str, status: int, seconds: float) -> None:
+    children = _request_children.get((method, route, status))
+    if children is None:
+        children = _request_children[(method, route, status)] = (
+            http_requests.labels(method=method, route=route, status=str(status)),
+            http_latency.labels(method=method, route=route))
+    children[0].inc()
+    children[1].observe(seconds)
+
+
 def record_unlocked_charge(outcome: str) -> None:
-    unlocked_charges.labels(outcome=outcome).inc()
+    child = _unlocked_children.get(outcome)
+    if child is None:
+        child = _unlocked_children[outcome] = unlocked_charges.labels(outcome=outcome)
+    child.inc()
 
 
 def record_charge_batch(size: int) -> None:

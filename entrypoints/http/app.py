@@ -13,7 +13,7 @@ from application.shared.settings import Settings
 from entrypoints.container import build_container
 from entrypoints.http import errors
 from entrypoints.http.api import reject_nul_in_path
-from entrypoints.metrics import http_latency, http_requests
+from entrypoints.metrics import record_request
 
 log = logging.getLogger("agora.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
@@ -54,16 +54,17 @@ def create_app(settings: Settings | None = None, *overrides: injector.Module,
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        elapsed = time.perf_counter() - getattr(g, "started", time.perf_counter())
-        http_requests.labels(method=request.method, route=route, status=str(response.status_code)).inc()
-        http_latency.labels(method=request.method, route=route).observe(elapsed)
-        response.headers["X-Request-Id"] = getattr(g, "request_id", "")
+        req, ctx = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+        rule, method, path, status = req.url_rule, req.method, req.path, response.status_code
+        route = rule.rule if rule is not None else "unmatched"
+        elapsed = time.perf_counter() - getattr(ctx, "started", time.perf_counter())
+        record_request(method, route, status, elapsed)
+        response.headers["X-Request-Id"] = getattr(ctx, "request_id", "")
         # the one access log line (agora serve turns gunicorn's own access log off)
-        log.info("%s %s %s", request.method, request.path, response.status_code,
-                 extra={"method": request.method, "path": request.path, "route": route,
-                        "status": response.status_code, "duration_ms": round(elapsed * 1000, 2),
-                        "remote_addr": request.remote_addr, "user_agent": request.headers.get("User-Agent") or None})
+        log.info("%s %s %s", method, path, status,
+                 extra={"method": method, "path": path, "route": route, "status": status,
+                        "duration_ms": round(elapsed * 1000, 2), "remote_addr": req.remote_addr,
+                        "user_agent": req.headers.get("User-Agent") or None})
         return response
 
     return app

@@ -55,6 +55,24 @@ def test_metrics_count_unlocked_charge_attempts_by_outcome(client, container):
     assert f'agora_wallet_unlocked_charges_total{{outcome="declined"}} {before[1] + 1}' in body
 
 
+def test_metrics_count_and_time_requests_by_method_route_and_status(client):
+    from entrypoints.metrics import REGISTRY
+
+    def count(route, status):
+        labels = {"method": "GET", "route": route, "status": status}
+        return REGISTRY.get_sample_value("agora_http_requests_total", labels) or 0.0
+
+    def timed(route):
+        return REGISTRY.get_sample_value("agora_http_request_seconds_count", {"method": "GET", "route": route}) or 0.0
+
+    before = count("/healthz", "200"), count("unmatched", "404"), timed("/healthz"), timed("unmatched")
+    for _ in range(3):
+        assert client.get("/healthz").status_code == 200
+    assert client.get("/no/such/route").status_code == 404
+    assert count("/healthz", "200") == before[0] + 3 and timed("/healthz") == before[2] + 3
+    assert count("unmatched", "404") == before[1] + 1 and timed("unmatched") == before[3] + 1
+
+
 def test_each_request_is_logged_once_as_json_with_its_id_route_and_client(client):
     import io
     import json
