@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from psycopg.types.numeric import Int8
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -308,19 +309,23 @@ def _insert_from(table: Any, overrides: dict[str, str]) -> str:
             f"SELECT {', '.join(overrides.get(n, 'r.' + n) for n in names)}")
 
 
-_PG_ADD_UNLOCKED = f"""WITH w AS (
-  UPDATE wallets SET cash = cash - %(amount)s, spent_today = spent_today + %(amount)s, version = version + 1,
-    updated_at = GREATEST(updated_at, %(now)s)
-  WHERE org_id = %(org_id)s AND cash >= %(cash_floor)s AND coupons_normal = 0 AND coupons_traffic = 0
+# ADR 0010: the terms a charge (or a batch of them: terms for their total) was decided
+# under, checked on the row the statement holds; the figures it moves are its own
+_UNLOCKED_TERMS = """org_id = %(org_id)s AND cash >= %(cash_floor)s AND coupons_normal = 0 AND coupons_traffic = 0
     AND credit_limit = %(credit_limit)s AND credit_used = %(credit_used)s AND held = %(held)s
     AND held_traffic = %(held_traffic)s AND daily_budget IS NOT DISTINCT FROM %(daily_budget)s::numeric
     AND spent_day = %(day)s::date
     AND (%(spent_ceiling)s::numeric IS NULL OR spent_today <= %(spent_ceiling)s::numeric)
     AND low_balance_threshold IS NOT DISTINCT FROM %(low_balance_threshold)s::numeric AND NOT low_balance_alerted
     AND (withholding_active OR NOT %(needs_withholding)s::boolean)
-    AND updated_at <= %(now)s::timestamptz + interval '1 second' AND updated_at < %(day_ends)s::timestamptz
+    AND updated_at <= %(now)s::timestamptz + interval '1 second' AND updated_at < %(day_ends)s::timestamptz"""
+_UNLOCKED_RETURNING = "RETURNING version, cash, deposit_due, deposit_paid, updated_at AS at"
+_PG_ADD_UNLOCKED = f"""WITH w AS (
+  UPDATE wallets SET cash = cash - %(amount)s, spent_today = spent_today + %(amount)s, version = version + 1,
+    updated_at = GREATEST(updated_at, %(now)s)
+  WHERE {_UNLOCKED_TERMS}
     AND NOT EXISTS (SELECT 1 FROM ledger_entries WHERE unique_key = %(unique_key)s)  -- a repeat: no lock taken
-  RETURNING version, cash, deposit_due, deposit_paid, updated_at AS at
+  {_UNLOCKED_RETURNING}
 ), e AS (
   {_insert_from(t.ledger_entries, {"created_at": "w.at"})}
   FROM w, json_populate_record(NULL::ledger_entries, %(entry)s::json) AS r
@@ -331,6 +336,27 @@ _PG_ADD_UNLOCKED = f"""WITH w AS (
 ), l AS (
   {_insert_from(t.wallet_lines, _FROM_WALLET)}
   FROM w, e, json_populate_record(NULL::wallet_lines, %(line)s::json) AS r
+)
+SELECT version, cash, deposit_due, deposit_paid, at FROM w"""
+# a batch of charges on one wallet (ADR 0006 meets ADR 0010): the lines as decided on the
+# read, shifted by how far the wallet moved meanwhile (seq by the versions, cash by the cash)
+_PG_ADD_UNLOCKED_MANY = f"""WITH w AS (
+  UPDATE wallets SET cash = cash - %(amount)s, spent_today = spent_today + %(amount)s,
+    version = version + %(count)s, updated_at = GREATEST(updated_at, %(now)s)
+  WHERE {_UNLOCKED_TERMS}
+    AND NOT EXISTS (SELECT 1 FROM ledger_entries WHERE unique_key = ANY(%(unique_keys)s::text[]))
+  {_UNLOCKED_RETURNING}
+), e AS (
+  {_insert_from(t.ledger_entries, {"created_at": "w.at"})}
+  FROM w, json_populate_recordset(NULL::ledger_entries, %(entries)s::json) AS r
+  RETURNING id
+), p AS (
+  {_insert_from(t.ledger_postings, {"created_at": "w.at"})}
+  FROM w, json_populate_recordset(NULL::ledger_postings, %(postings)s::json) AS r JOIN e ON e.id = r.entry_id
+), l AS (
+  {_insert_from(t.wallet_lines, {**_FROM_WALLET, "seq": "r.seq + (w.version - %(last_seq)s)",
+                                  "after_cash": "r.after_cash + (w.cash - %(last_cash)s)"})}
+  FROM w, json_populate_recordset(NULL::wallet_lines, %(lines)s::json) AS r JOIN e ON e.id = r.entry_id
 )
 SELECT version, cash, deposit_due, deposit_paid, at FROM w"""
 
@@ -378,21 +404,33 @@ class SqlLedger(LedgerRepository):
             row = cur.fetchone()
         return row is not None and row[0] == len(entries)
 
-    def add_unlocked(self, entry: JournalEntry, line: StatementLine, terms: ChargeTerms) -> LandedCharge | None:
+    def add_unlocked(self, entries: Sequence[JournalEntry], lines: Sequence[StatementLine],
+                     terms: ChargeTerms) -> LandedCharge | None:
         if self.conn.dialect.name != "postgresql":
             return None  # SQLite serialises writers (BEGIN IMMEDIATE): the lock path is the path
-        params = dict(
+        params: dict[str, Any] = dict(
             amount=terms.amount, org_id=terms.org_id, cash_floor=terms.cash_floor, credit_limit=terms.credit_limit,
             credit_used=terms.credit_used, held=terms.held, held_traffic=terms.held_traffic,
             daily_budget=terms.daily_budget, day=terms.day, spent_ceiling=terms.spent_ceiling,
             low_balance_threshold=terms.low_balance_threshold, needs_withholding=terms.needs_withholding,
-            now=entry.created_at, day_ends=terms.day_ends, unique_key=entry.unique_key,
-            entry=_json(self._entry_values(entry)),
-            postings=_json(self._posting_values(entry)), line=_json(self._line_values(line)))
+            now=entries[0].created_at, day_ends=terms.day_ends)
+        if len(entries) == 1:
+            statement = _PG_ADD_UNLOCKED
+            params.update(unique_key=entries[0].unique_key, entry=_json(self._entry_values(entries[0])),
+                          postings=_json(self._posting_values(entries[0])), line=_json(self._line_values(lines[0])))
+        else:
+            statement = _PG_ADD_UNLOCKED_MANY
+            # counts as int8 whatever their size: psycopg types an int by its value, and a
+            # new parameter type would be a new prepared statement
+            params.update(count=Int8(len(entries)), unique_keys=[e.unique_key for e in entries if e.unique_key],
+                          entries=_json([self._entry_values(e) for e in entries]),
+                          postings=_json([p for e in entries for p in self._posting_values(e)]),
+                          lines=_json([self._line_values(ln) for ln in lines]),
+                          last_seq=Int8(lines[-1].seq), last_cash=lines[-1].after.cash)
         driver = _driver(self.conn)
         try:
             with driver.cursor() as cur:
-                cur.execute(_PG_ADD_UNLOCKED, params)
+                cur.execute(statement, params)
                 row = cur.fetchone()
         except psycopg.errors.UniqueViolation as clash:
             if clash.diag.constraint_name != _ENTRY_KEY:

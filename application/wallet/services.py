@@ -104,6 +104,7 @@ from domain.wallet.ports import (
     AgreementRepository,
     ConsumptionRow,
     HoldRepository,
+    LandedCharge,
     LedgerRepository,
     LineFilter,
     WalletRepository,
@@ -123,6 +124,25 @@ T = TypeVar("T")
 
 def _ignore_outcome(outcome: str) -> None:
     pass
+
+
+def _as_landed(entry: JournalEntry, line: StatementLine, landed: LandedCharge,
+               last: StatementLine) -> tuple[JournalEntry, StatementLine]:
+    """A charge written unlocked, as it landed: dated as landed, its line's seq and cash after
+    shifted by how far the wallet moved between the read and the write (``last`` is the
+    batch's last line as decided). Copied only when the wallet moved (rarely, but always
+    on a hot wallet)."""
+    if entry.created_at != landed.at:
+        entry = dataclasses.replace(entry, created_at=landed.at)
+    after = line.after
+    cash = after.cash + (landed.cash - last.after.cash)
+    if (after.cash, after.deposit_due, after.deposit_paid) != (cash, landed.deposit_due, landed.deposit_paid):
+        after = dataclasses.replace(after, cash=cash, deposit_due=landed.deposit_due,
+                                    deposit_paid=landed.deposit_paid)
+    seq = line.seq + (landed.version - last.seq)
+    if (line.seq, line.created_at, line.after) != (seq, landed.at, after):
+        line = dataclasses.replace(line, seq=seq, created_at=landed.at, after=after)
+    return entry, line
 
 
 SPEND_PERMISSIONS = ("trade.buy", "wallet.manage")
@@ -566,10 +586,10 @@ class WalletService(WalletBase):
 
     def _charge_one_guarded(self, c: _Charge) -> EntryResult:
         if self._unlocked and not c.payees:
-            outcome, landed = self._charge_unlocked(c)
+            outcome, landed = self._charge_unlocked([c])
             self._on_unlocked(outcome)
             if landed is not None:
-                return landed
+                return landed[0]
 
         def command(tx: Ledger) -> EntryResult:
             wallets = tx.lock(c.org_id, *(p for p, _ in c.payees))
@@ -598,7 +618,16 @@ class WalletService(WalletBase):
         behind the previous one. The
         commit runs the guards (Idempotency-Key leases) of the charges it writes an entry
         for — not of refused or repeated ones, which take no effect: if one fails, the batch
-        fails as a whole and each charge runs again on its own (``Combiner``)."""
+        fails as a whole and each charge runs again on its own (``Combiner``).
+
+        A batch of plain charges is first tried as one unlocked write (ADR 0010): decided on
+        an unlocked read, written by one statement under the terms for their total."""
+        if self._unlocked and not any(c.payees for c in charges):
+            outcome, landed = self._charge_unlocked(charges)
+            for _ in charges:
+                self._on_unlocked(outcome)
+            if landed is not None:
+                return list(landed)
         def command(tx: Ledger) -> list[EntryResult | BaseException]:
             wallets = tx.lock(*(c.org_id for c in charges), *(p for c in charges for p, _ in c.payees))
             # under the wallets' locks no other transaction can write their charges: a key
@@ -636,49 +665,51 @@ class WalletService(WalletBase):
 
         return self._run(command)
 
-    def _charge_unlocked(self, c: _Charge) -> tuple[str, EntryResult | None]:
-        """ADR 0010: decide a plain charge on an unlocked read of the wallet and write it with
-        one statement that applies it only if the wallet still meets the decision's terms
-        (``Wallet.unlocked_charge_terms``). The row is locked only while that statement runs:
-        on a hot wallet no charge waits for another one's decision or round trips. No entry
-        (only the outcome, for metrics) whenever anything is not plain — the charge's or the
-        wallet's shape, a refusal, a wallet that changed meanwhile, a repeated reference —
-        and the lock path decides.
+    def _charge_unlocked(self, charges: Sequence[_Charge]) -> tuple[str, list[EntryResult] | None]:
+        """ADR 0010: decide plain charges on one wallet (one, or a batch the combiner made)
+        on an unlocked read of it, one after the other, and write them with one statement
+        that applies them only if the wallet still meets the terms of their total
+        (``Wallet.unlocked_charge_terms``): any wallet that affords the total within those
+        terms affords each charge after the ones before it, drawn the same way. The row is
+        locked only while that statement runs: on a hot wallet no charge waits for another
+        one's decision or round trips. No entry (only the outcome, for metrics) whenever
+        anything is not plain — a charge's or the wallet's shape, a refusal, a reference
+        repeated (in the batch or in the ledger), a wallet that changed meanwhile — and the
+        lock path decides.
         With no Idempotency-Key guard and no handler for ``WalletCharged`` the statement
         commits on its own; otherwise it commits with them, in one transaction."""
-        solo = not c.guards and not self._registry.handlers_for(WalletCharged.event_name())
-        with self.uow_factory(autocommit=solo) as uow:
-            wallet = uow.repo(WalletRepository).get(c.org_id)
+        org_id = charges[0].org_id
+        keys = [k for k in (charge_key(c.org_id, c.reference) for c in charges) if k]
+        if any(c.payees or c.org_id != org_id for c in charges) or len(set(keys)) < len(keys):
+            return "not_plain", None
+        guards = tuple(g for c in charges for g in c.guards)
+        solo = not guards and not self._registry.handlers_for(WalletCharged.event_name())
+        with commit_guards(guards), self.uow_factory(autocommit=solo) as uow:
+            wallet = uow.repo(WalletRepository).get(org_id)
             if wallet is None:
                 return "not_plain", None
             now = self.clock.now()
-            terms = wallet.unlocked_charge_terms(c.amount, now, withholding=c.withholding, tz=self.clock.tz)
+            terms = wallet.unlocked_charge_terms(sum((c.amount for c in charges), ZERO), now,
+                                                 withholding=any(c.withholding for c in charges), tz=self.clock.tz)
             if terms is None:
                 return "not_plain", None
-            try:
-                entry = self._decide_charge(c, {c.org_id: wallet}, now)
-            except DomainError:
-                return "not_plain", None  # confirmed (or not) under the lock, on the newest figures
+            entries: list[JournalEntry] = []
+            lines: list[StatementLine] = []
+            for c in charges:
+                try:
+                    entries.append(self._decide_charge(c, {org_id: wallet}, now))
+                except DomainError:
+                    return "not_plain", None  # confirmed (or not) under the lock, on the newest figures
+                lines.append(wallet.line_for(entries[-1], now, self.clock.tz))
             if solo and any(e.integration and self._registry.handlers_for(e.event_name()) for e in wallet.events):
                 return "not_plain", None  # an event that must commit with the charge: not on its own
             uow.publish(*wallet.events)  # before the write: an autocommit unit refuses what it could not keep
-            line = wallet.line_for(entry, now, self.clock.tz)
-            landed = uow.repo(LedgerRepository).add_unlocked(entry, line, terms)
+            landed = uow.repo(LedgerRepository).add_unlocked(entries, lines, terms)
             if landed is None:
                 return "declined", None
             uow.commit()
-        # what the statement wrote differs from the read only when the wallet moved meanwhile
-        # (another plain charge, or a later-dated change): copy the entry and line only then
-        if entry.created_at != landed.at:
-            entry = dataclasses.replace(entry, created_at=landed.at)
-        after = line.after
-        if (after.cash, after.deposit_due, after.deposit_paid) != (landed.cash, landed.deposit_due,
-                                                                    landed.deposit_paid):
-            after = dataclasses.replace(after, cash=landed.cash, deposit_due=landed.deposit_due,
-                                        deposit_paid=landed.deposit_paid)
-        if (line.seq, line.created_at, line.after) != (landed.version, landed.at, after):
-            line = dataclasses.replace(line, seq=landed.version, created_at=landed.at, after=after)
-        return "landed", EntryResult(entry, line)
+        return "landed", [EntryResult(*_as_landed(entry, line, landed, lines[-1]))
+                          for entry, line in zip(entries, lines, strict=True)]
 
     def _decide_charge(self, c: _Charge, wallets: dict[str, Wallet], now: datetime) -> JournalEntry:
         return wallets[c.org_id].charge(c.amount, c.reference, now, coupon_kind=c.coupon_kind,

@@ -89,9 +89,9 @@ class WalletRepository(abc.ABC):
 
 @dataclasses.dataclass(frozen=True)
 class LandedCharge:
-    """The wallet row as a charge written under ``ChargeTerms`` left it."""
+    """The wallet row as charges written under ``ChargeTerms`` left it."""
 
-    version: int  # the statement line's seq
+    version: int  # the last statement line's seq
     cash: Decimal
     deposit_due: Decimal
     deposit_paid: Decimal
@@ -113,14 +113,17 @@ class LedgerRepository(abc.ABC):
         back, as part of it may be written."""
 
     @abc.abstractmethod
-    def add_unlocked(self, entry: JournalEntry, line: StatementLine, terms: ChargeTerms) -> LandedCharge | None:
-        """Write a charge decided on an unlocked read of its wallet (ADR 0010) in one
-        statement that applies it only if the wallet meets ``terms`` when the statement
-        holds the row: cash less the amount, today's spend plus the amount, the version
-        bumped, and the entry with its postings and its statement line (seq, cash and
-        deposit figures after, date as landed). None, and nothing written, when the terms
-        no longer hold or the entry's unique key is taken: the lock then decides. An
-        adapter whose database serialises writers anyway may always answer None."""
+    def add_unlocked(self, entries: Sequence[JournalEntry], lines: Sequence[StatementLine],
+                     terms: ChargeTerms) -> LandedCharge | None:
+        """Write charges on one wallet decided on an unlocked read of it (ADR 0010), one
+        after the other, in one statement that applies them only if the wallet meets
+        ``terms`` (for their total) when the statement holds the row: cash less the total,
+        today's spend plus the total, the version bumped once per charge, and each entry
+        with its postings and its statement line (one per entry, in order; seq and cash
+        after shifted by how far the wallet moved since the read, deposit figures and date
+        as landed). None, and nothing written, when the terms no longer hold or an entry's
+        unique key is taken: the lock then decides. An adapter whose database serialises
+        writers anyway may always answer None."""
 
     @abc.abstractmethod
     def get(self, entry_id: str) -> JournalEntry | None: ...

@@ -10,19 +10,33 @@ the PostgreSQL suite, on PostgreSQL.
 """
 from __future__ import annotations
 
+import itertools
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
+import adapters.postgres.wallet_repos as repos
 from application.shared.access import Caller
+from application.shared.uow import UnitOfWorkFactory
 from application.wallet import RechargeService, WalletService
 from application.wallet.services import EntryResult, _Charge
 from domain.shared.errors import DomainError
-from tests.integration.test_wallet_concurrency import FINANCE, make_org
+from tests.integration.test_wallet_concurrency import (
+    CLIENTS,
+    FINANCE,
+    api_key_caller,
+    cached_equals_postings,
+    make_org,
+    outcome,
+    run_clients,
+)
 
 ADMIN = Caller(org_id="org_platform", org_kinds=frozenset({"platform"}), roles=("platform_admin",),
                user_id="usr_admin")
@@ -86,6 +100,44 @@ def test_a_combined_batch_answers_as_the_same_charges_one_by_one(container: Any,
     assert wallets.ledger_total() == 0
 
 
+plain_charge = st.tuples(
+    st.sampled_from([f"p{i}" for i in range(12)]),  # repeats now and then
+    st.sampled_from([Decimal("0.50"), Decimal("3.00"), Decimal("12.34"), Decimal("40.00")]),
+    st.sampled_from([None, "normal"]),
+)
+
+
+def plain_twin(container: Any, name: str) -> str:
+    """Cash only, a daily budget and a low-balance threshold: on PostgreSQL a batch on it is
+    written unlocked in one statement (ADR 0010) when it fits the terms of its total."""
+    org = make_org(container, name)
+    wallets = container.get(WalletService)
+    container.get(RechargeService).recharge(FINANCE, org, Decimal("150.00"), "offline", "prepaid")
+    wallets.set_daily_budget(ADMIN, org, Decimal("120.00"))
+    wallets.set_low_balance_threshold(ADMIN, org, Decimal("20.00"))
+    wallets._charge_one(_Charge(org, Decimal("1.00"), "first-of-the-day", None, (), False, None, None))
+    return org
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(draws=st.lists(plain_charge, min_size=2, max_size=8))
+def test_a_combined_batch_of_plain_charges_answers_as_the_same_charges_one_by_one(
+        container: Any, draws: list[Any]) -> None:
+    wallets = container.get(WalletService)
+    serial, combined = plain_twin(container, "Plain Serial"), plain_twin(container, "Plain Combined")
+    expected = [one_by_one(lambda d=d: wallets._charge_one(_Charge(serial, d[1], d[0], d[2], (), False, None, None)))
+                for d in draws]
+    outcomes: list[str] = []
+    wallets.on_unlocked_charge(outcomes.append)
+    got = wallets._charge_batch([_Charge(combined, amount, ref, kind, (), False, None, None)
+                                 for ref, amount, kind in draws])
+    event(f"batch: {outcomes[0] if outcomes else 'no unlocked path'}")  # --hypothesis-show-statistics
+    assert [seen(o) for o in got] == [seen(o) for o in expected]
+    a, b = wallets.wallet(ADMIN, serial), wallets.wallet(ADMIN, combined)
+    assert (a.figures, a.spent_today, a.low_balance_alerted) == (b.figures, b.spent_today, b.low_balance_alerted)
+    assert wallets.ledger_total() == 0
+
+
 def test_a_repeat_inside_a_batch_answers_the_first_and_a_changed_repeat_is_refused(container: Any) -> None:
     wallets = container.get(WalletService)
     org = twin(container, "Repeats")
@@ -107,3 +159,42 @@ def test_a_repeat_inside_a_batch_answers_the_first_and_a_changed_repeat_is_refus
     assert isinstance(later[1], EntryResult) and not later[1].replayed
     view = wallets.wallet(ADMIN, org)
     assert view.spent_today == Decimal("6.00")  # 5.00 + 1.00: nothing counted twice
+
+
+@pytest.mark.postgres
+def test_sixteen_threads_charging_one_wallet_combined_and_unlocked_get_exactly_what_it_affords(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads of one process on one wallet: the combiner batches them and each batch of
+    plain charges is written unlocked in one statement (ADR 0006 with ADR 0010), while
+    the lock path takes what does not fit. Exactly what the wallet affords goes through."""
+    org = make_org(container, "Hot Combined Co")
+    container.get(RechargeService).recharge(FINANCE, org, Decimal("370.00"), "offline", "prepaid")
+    wallets, caller = container.get(WalletService), api_key_caller(org)
+    wallets.charge(caller, org, Decimal("10.00"), "first-of-the-day")  # starts the day's spend: locked
+    sizes: list[int] = []
+    original = repos.SqlLedger.add_unlocked
+
+    def sized(self: Any, entries: Any, lines: Any, terms: Any) -> Any:
+        landed = original(self, entries, lines, terms)
+        if landed is not None:
+            sizes.append(len(entries))
+        return landed
+
+    monkeypatch.setattr(repos.SqlLedger, "add_unlocked", sized)
+
+    def work(i: int) -> list[str]:
+        return [outcome(lambda k=k: wallets.charge(caller, org, Decimal("10.00"), f"order-{i}-{k}")) for k in range(5)]
+
+    counts = Counter(o for per in run_clients(work) for o in per)
+    assert counts == {"ok": 36, "insufficient_funds": CLIENTS * 5 - 36}, counts
+    assert max(sizes, default=0) > 1, sizes  # batches were written unlocked, several charges a statement
+    view = wallets.wallet(ADMIN, org)
+    assert (view.figures.cash, view.spent_today) == (Decimal("0.00"), Decimal("370.00"))
+    with container.get(UnitOfWorkFactory)() as uow:
+        lines = list(uow.connection.execute(text(  # type: ignore[attr-defined]
+            "SELECT seq, created_at, after_cash, amount FROM wallet_lines WHERE org_id = :o ORDER BY seq"),
+            {"o": org}))
+    assert [ln.seq for ln in lines] == list(range(1, len(lines) + 1))
+    assert all(a.created_at <= b.created_at for a, b in itertools.pairwise(lines))
+    assert all(b.after_cash == a.after_cash + b.amount for a, b in itertools.pairwise(lines))
+    cached_equals_postings(container)

@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,7 @@ from application.shared.access import Caller
 from application.shared.settings import Settings
 from application.shared.uow import UnitOfWorkFactory, commit_guards
 from application.wallet import RechargeService, WalletService
+from application.wallet.services import EntryResult, _Charge
 from domain.shared.errors import DomainError
 from domain.wallet.errors import DailyBudgetExceeded, InsufficientFunds
 from tests.integration.test_wallet_concurrency import (
@@ -499,3 +501,107 @@ def test_unlocked_charges_among_every_other_command_keep_every_figure_true(
     assert all(a.seq < b.seq for a, b in itertools.pairwise(lines)) and lines[-1].seq <= w.version
     assert all(a.created_at <= b.created_at for a, b in itertools.pairwise(lines))
     assert lines[-1].after_cash == w.cash
+
+
+# -- batches: charges combined in one process (ADR 0006) written unlocked ------------------------
+
+def plain_batch(org: str, *amounts: str, refs: Sequence[str] = (), guards: tuple[Any, ...] = ()) -> list[_Charge]:
+    names = list(refs) or [f"batch-{i}" for i in range(len(amounts))]
+    return [_Charge(org, Decimal(a), r, None, (), False, None, None, guards)
+            for a, r in zip(amounts, names, strict=True)]
+
+
+def charged(results: Sequence[Any]) -> list[tuple[int, Decimal, bool]]:
+    """What each caller of a batch saw: its line's seq and cash after, and whether replayed."""
+    out = []
+    for r in results:
+        assert isinstance(r, EntryResult), r
+        assert r.line is not None
+        out.append((r.line.seq, r.line.after.cash, r.replayed))
+    return out
+
+
+def test_a_batch_of_plain_charges_is_written_unlocked_in_one_statement(
+        container: Any, landings: Counter[str]) -> None:
+    org, wallets, _ = warmed_up(container, "Batch Co")  # 90.00, lines 1 (recharge) and 2 (warm-up)
+    results = wallets._charge_batch(plain_batch(org, "10.00", "20.00", "5.00"))
+    assert landings == {"landed": 1}  # one statement for the three
+    assert charged(results) == [(3, Decimal("80.00"), False), (4, Decimal("60.00"), False),
+                                (5, Decimal("55.00"), False)]
+    assert len({r.entry.created_at for r in results}) == 1  # one write, one date
+    view = wallets.wallet(ADMIN, org)
+    assert (view.figures.cash, view.spent_today) == (Decimal("55.00"), Decimal("45.00"))
+    # what the callers were told is what the statement says
+    assert [(ln.seq, ln.after_cash, ln.amount) for ln in lines_of(container, org)][2:] == [
+        (3, Decimal("80.00"), Decimal("-10.00")), (4, Decimal("60.00"), Decimal("-20.00")),
+        (5, Decimal("55.00"), Decimal("-5.00"))]
+    cached_equals_postings(container)
+
+
+def test_a_batch_lands_on_top_of_a_charge_written_between_its_read_and_its_write(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    org, wallets, caller = warmed_up(container, "Batch Race Co")  # 90.00
+    seen = interleave(monkeypatch, lambda: wallets.charge(caller, org, Decimal("30.00"), "meanwhile"))
+    results = wallets._charge_batch(plain_batch(org, "10.00", "15.00"))
+    assert seen["meanwhile"].line.seq == 3 and seen["landed"] is not None
+    # decided as seq 3 and 4 on 90.00, landed as 4 and 5 on 60.00
+    assert charged(results) == [(4, Decimal("50.00"), False), (5, Decimal("35.00"), False)]
+    lines = lines_of(container, org)
+    assert [ln.seq for ln in lines] == [1, 2, 3, 4, 5]
+    assert all(b.after_cash == a.after_cash + b.amount for a, b in itertools.pairwise(lines))
+    assert [(ln.seq, ln.after_cash) for ln in lines[3:]] == [(4, Decimal("50.00")), (5, Decimal("35.00"))]
+    cached_equals_postings(container)
+
+
+def test_a_batch_the_wallet_cannot_afford_whole_is_decided_under_the_lock(
+        container: Any, landings: Counter[str]) -> None:
+    org, wallets, _ = warmed_up(container, "Batch Short Co")  # 90.00
+    first, second, third = wallets._charge_batch(plain_batch(org, "50.00", "30.00", "20.00"))
+    assert landings == {}  # refused on the read: nothing was sent unlocked
+    assert charged([first, second]) == [(3, Decimal("40.00"), False), (4, Decimal("10.00"), False)]
+    assert isinstance(third, InsufficientFunds)
+    assert wallets.wallet(ADMIN, org).figures.cash == Decimal("10.00")
+    cached_equals_postings(container)
+
+
+def test_a_batch_with_a_reference_charged_before_is_declined_and_the_lock_replays_it(
+        container: Any, landings: Counter[str]) -> None:
+    org, wallets, caller = warmed_up(container, "Batch Repeat Co")  # 90.00
+    first = wallets.charge(caller, org, Decimal("10.00"), "order-1")  # unlocked, alone
+    results = wallets._charge_batch(plain_batch(org, "10.00", "7.00", refs=["order-1", "order-2"]))
+    assert landings == {"landed": 1, "declined": 1}  # the batch's statement found order-1 taken
+    assert results[0].replayed and results[0].entry.id == first.entry.id
+    assert charged(results[1:]) == [(4, Decimal("73.00"), False)]
+    # a reference twice in one batch: the lock path answers the second as a repeat
+    again = wallets._charge_batch(plain_batch(org, "3.00", "3.00", refs=["order-3", "order-3"]))
+    assert landings == {"landed": 1, "declined": 1}  # not even tried unlocked
+    assert charged(again) == [(5, Decimal("70.00"), False), (5, Decimal("70.00"), True)]
+    assert wallets.wallet(ADMIN, org).spent_today == Decimal("30.00")
+    cached_equals_postings(container)
+
+
+def test_a_hold_placed_after_a_batch_read_sends_the_whole_batch_to_the_lock(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    org, wallets, caller = warmed_up(container, "Batch Hold Co")  # 90.00
+    seen = interleave(monkeypatch, lambda: wallets.hold(
+        caller, org, Decimal("70.00"), "big-order", datetime.now(UTC) + timedelta(hours=1)))
+    first, second = wallets._charge_batch(plain_batch(org, "15.00", "10.00"))
+    assert seen["landed"] is None  # the terms no longer held: nothing written unlocked
+    assert charged([first]) == [(4, Decimal("75.00"), False)]  # 90 - 15, with 70 held: 5 left
+    assert isinstance(second, InsufficientFunds)
+    cached_equals_postings(container)
+
+
+def test_a_batch_whose_commit_guard_fails_leaves_nothing_written(
+        container: Any, landings: Counter[str]) -> None:
+    org, wallets, _ = warmed_up(container, "Batch Guard Co")  # 90.00
+
+    def lease_lost(uow: Any) -> None:
+        raise RuntimeError("the key's lease was taken over")
+
+    with pytest.raises(RuntimeError):  # the combiner then runs each charge on its own
+        wallets._charge_batch(plain_batch(org, "10.00", "20.00", guards=(lease_lost,)))
+    assert landings == {"landed": 1}  # written in the guards' transaction, then rolled back
+    assert wallets.wallet(ADMIN, org).figures.cash == Decimal("90.00")
+    assert [ln.seq for ln in lines_of(container, org)] == [1, 2]
+    cached_equals_postings(container)

@@ -138,3 +138,37 @@ def test_shapes_the_terms_leave_to_the_lock() -> None:
     assert plain().unlocked_charge_terms(D("1.00"), midnight - timedelta(microseconds=1)) is not None
     assert plain().unlocked_charge_terms(D("1.00"), midnight) is None
     assert plain(spent_day=date(2026, 3, 2)).unlocked_charge_terms(D("1.00"), midnight) is not None
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(w=wallets(), amounts=st.lists(st.integers(1, 1_500).map(lambda c: D(c) / 100), min_size=2, max_size=5),
+       withholding=st.lists(st.booleans(), min_size=5, max_size=5), cash_up=cents, spent_down=cents)
+def test_a_batch_decided_one_by_one_under_the_terms_of_its_total_is_the_same_on_any_wallet_that_meets_them(
+        w: Wallet, amounts: list[Decimal], withholding: list[bool], cash_up: Decimal, spent_down: Decimal) -> None:
+    """A combined batch of plain charges (ADR 0006 meets ADR 0010) is decided charge after
+    charge on the read and written under the terms for its total: on any wallet that meets
+    those, the same charges one after the other take the same decisions."""
+    modes = withholding[:len(amounts)]
+    terms = w.unlocked_charge_terms(sum(amounts, D(0)), NOW, withholding=any(modes))
+    event("left to the lock" if terms is None else "terms")
+    if terms is None:
+        return
+    decided = copy.deepcopy(w)
+    entries = [decided.charge(a, f"order-{i}", NOW, withholding=m)
+               for i, (a, m) in enumerate(zip(amounts, modes, strict=True))]  # must not raise
+    later = copy.deepcopy(w)
+    later.cash = terms.cash_floor + cash_up
+    later.spent_today = (max(terms.spent_ceiling - spent_down, D(0)) if terms.spent_ceiling is not None
+                         else spent_down)
+    cash, spent = later.cash, later.spent_today
+    for i, (a, m, entry) in enumerate(zip(amounts, modes, entries, strict=True)):
+        try:
+            again = later.charge(a, f"order-{i}", NOW, withholding=m)
+        except DomainError as refused:  # pragma: no cover - a failure of the terms
+            raise AssertionError(f"charge {i} of the batch refused under its terms: {refused}") from refused
+        assert postings(again) == postings(entry)
+        assert again.breakdown("org_a") == entry.breakdown("org_a")
+    assert [type(e) for e in later.events] == [WalletCharged] * len(amounts)
+    # what the write applies for the batch: cash less the total, the total counted on the day
+    assert later.cash == cash - terms.amount and later.spent_today == spent + terms.amount
+    assert not later.low_balance_alerted
