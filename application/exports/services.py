@@ -112,26 +112,48 @@ def _cell(value: Any) -> Any:
     return value
 
 
+# a spreadsheet runs a cell that starts with one of these as a formula (CSV injection):
+# references, notes and names are tenants' text, opened by other parties
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(value: Any) -> Any:
+    """CSV: tenants' text that a spreadsheet would read as a formula gets a leading ``'``
+    (OWASP's advice); numbers (money is written as decimal strings) are left alone."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return _cell(value)
+
+
 def write_csv(header: list[str], rows: Iterable[list[Any]]) -> tuple[bytes, int]:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(header)
     count = 0
     for row in rows:
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow([_text_cell(v) for v in row])
         count += 1
     return ("\ufeff" + buf.getvalue()).encode("utf-8"), count  # BOM: Excel opens UTF-8 correctly
 
 
 def write_xlsx(header: list[str], rows: Iterable[list[Any]]) -> tuple[bytes, int]:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("export")
     ws.append(header)
+
+    def cell(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("="):  # openpyxl would store a formula
+            text = WriteOnlyCell(ws, value=value)
+            text.data_type = "s"  # the text itself, shown as typed
+            return text
+        return _cell(value)
+
     count = 0
     for row in rows:
-        ws.append([_cell(v) for v in row])
+        ws.append([cell(v) for v in row])
         count += 1
     out = io.BytesIO()
     wb.save(out)

@@ -4,6 +4,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+SUPPORTED_YEARS = range(1900, 9999)  # a date or moment outside is refused (422): a day or an
+# offset more would leave what Python's datetime and the databases hold
+
+
+def supported(moment: date) -> bool:
+    """Whether a date or moment (a datetime is a date) lies in ``SUPPORTED_YEARS``."""
+    return moment.year in SUPPORTED_YEARS
+
 
 class Clock:
     """System clock in UTC plus the platform time zone for day boundaries."""

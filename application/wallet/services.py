@@ -61,7 +61,7 @@ from injector import inject, singleton
 
 from application.shared.access import Caller
 from application.shared.audit import record
-from application.shared.clock import Clock
+from application.shared.clock import SUPPORTED_YEARS, Clock, supported
 from application.shared.outbox import HandlerRegistry
 from application.shared.paging import Page, PageRequest
 from application.shared.settings import Settings
@@ -210,9 +210,13 @@ def check_granularity(granularity: str) -> None:
 
 def _day(value: str, field: str) -> date:
     try:
-        return date.fromisoformat(value)  # a date only: a timestamp is refused
+        day = date.fromisoformat(value)  # a date only: a timestamp is refused
     except (TypeError, ValueError):
         raise ValidationFailed(field, "must be a date (YYYY-MM-DD)", code="invalid_date") from None
+    if not supported(day):
+        raise ValidationFailed(field, f"must lie in the years {SUPPORTED_YEARS.start} to {SUPPORTED_YEARS.stop - 1}",
+                               code="invalid_date")
+    return day
 
 
 def consumption_range(clock: Clock, from_day: str, to_day: str) -> tuple[datetime, datetime]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -20,13 +21,20 @@ from entrypoints.http.errors import ApiError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def reject_nul(value: Any, field: str = "_schema") -> None:
-    """NUL characters are refused in every input (422): no text column can store them
-    (PostgreSQL refuses them), and no id or name holds one."""
+    """NUL characters and unpaired UTF-16 surrogates (JSON may spell one as ``"\\ud800"``)
+    are refused in every input (422): no text column can store them (PostgreSQL refuses
+    NUL, and neither database can encode a lone surrogate), and no id or name holds one."""
     if isinstance(value, str):
         if "\x00" in value:
             raise ApiError(422, "validation_failed", f"invalid field {field}",
                            {field: ["must not contain NUL characters"]})
+        if not value.isascii() and _SURROGATE.search(value):
+            raise ApiError(422, "validation_failed", f"invalid field {field}",
+                           {field: ["must not contain unpaired surrogates (not Unicode text)"]})
     elif isinstance(value, dict):
         for key, item in value.items():
             name = str(key).replace("\x00", "")
@@ -44,11 +52,16 @@ def reject_nul_in_path(endpoint: str | None, values: dict[str, Any] | None) -> N
         raise ApiError(404, "not_found", "no such resource")
 
 
+def _not_json(token: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity``: Python's extension, not JSON (400)."""
+    raise ValueError(f"{token} is not JSON")
+
+
 def body(schema: type[Schema] | Schema) -> dict[str, Any]:
     """Parse the JSON body with a schema that rejects unknown fields (422)."""
     raw = request.get_data(cache=True)  # not ``request.data``: that would parse it as a form first
     try:
-        data = json.loads(raw) if raw else {}
+        data = json.loads(raw, parse_constant=_not_json) if raw else {}
     except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
         raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
     if not isinstance(data, dict):

@@ -1,16 +1,30 @@
 """Shared marshmallow pieces: unknown fields are rejected everywhere (RAISE)."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
+from application.shared.clock import SUPPORTED_YEARS, supported
 from application.shared.paging import MAX_PER_PAGE
+
+OUT_OF_RANGE = f"must lie in the years {SUPPORTED_YEARS.start} to {SUPPORTED_YEARS.stop - 1}"
 
 
 class Strict(Schema):
     class Meta:
         unknown = RAISE
+
+    @post_load
+    def _dates_in_range(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Every date and moment a request carries lies in the years the system can
+        compute with (a far-future expiry plus its offset overflows Python's datetime)."""
+        bad = {field.data_key or name: [OUT_OF_RANGE] for name, field in self.fields.items()
+               if isinstance(data.get(name), date) and not supported(data[name])}
+        if bad:
+            raise ValidationError(bad)
+        return data
 
 
 MAX_PAGE = 1_000_000  # an offset both databases hold far inside a 64-bit integer

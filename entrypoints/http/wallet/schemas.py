@@ -3,6 +3,7 @@ with two places (``"12.30"``); a JSON number is accepted only if it has at most 
 decimal places, and anything else is 422 naming the field."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -14,6 +15,7 @@ from domain.wallet.model import MAX_NOTE, MAX_REFERENCE, RECHARGE_CHANNELS
 from entrypoints.http.schemas import PagedQuery, Strict
 
 MAX_AMOUNT = Decimal("9999999999999999.99")  # NUMERIC(18, 2)
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")  # ASCII digits, an optional fraction
 
 
 class Money(fields.Field):
@@ -31,8 +33,12 @@ class Money(fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise ValidationError("must be a decimal string such as \"12.30\"")
+        if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+            # not Decimal()'s grammar: it takes "1_000", "1e3", " 5", "+5", ".5" and other
+            # scripts' digits, so a typo would become an amount
+            raise ValidationError("must be a decimal string such as \"12.30\"")
         try:
-            amount = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+            amount = Decimal(repr(value) if isinstance(value, float) else str(value))
         except (InvalidOperation, ValueError):
             raise ValidationError("is not a decimal number") from None
         if not amount.is_finite():

@@ -152,8 +152,14 @@ def test_a_finance_user_runs_the_wallet_but_only_the_owner_recharges_and_withdra
 
 @pytest.mark.parametrize("amount, message", [
     ("1.001", "has more than 2 decimal places"), (12.345, "has more than 2 decimal places"),
-    ("abc", "is not a decimal number"), ("-5.00", "must be greater than 0"), ("0", "must be greater than 0"),
-    (True, 'must be a decimal string such as "12.30"'), ("NaN", "must be finite"),
+    ("abc", 'must be a decimal string such as "12.30"'), ("-5.00", "must be greater than 0"),
+    ("0", "must be greater than 0"), (True, 'must be a decimal string such as "12.30"'),
+    ("NaN", 'must be a decimal string such as "12.30"'),
+    # Decimal() reads these too: a typo must not become an amount
+    ("1_000", 'must be a decimal string such as "12.30"'), ("1e3", 'must be a decimal string such as "12.30"'),
+    ("\u0661\u0662", 'must be a decimal string such as "12.30"'), ("+5", 'must be a decimal string such as "12.30"'),
+    (" 5 ", 'must be a decimal string such as "12.30"'), ("5.", 'must be a decimal string such as "12.30"'),
+    (".5", 'must be a decimal string such as "12.30"'), ("Infinity", 'must be a decimal string such as "12.30"'),
 ])
 def test_money_is_refused_naming_the_field(world: World, amount: Any, message: str) -> None:
     c = world.customer
@@ -172,6 +178,52 @@ def test_json_numbers_with_two_places_are_accepted_and_unknown_fields_refused(wo
     r = c.api.post(url(c.org_id, "/charges"), json={"amount": "1.00", "reference": "x",
                                                      "payees": [{"org_id": "o", "amount": "0.001"}]})
     assert r.status_code == 422 and "payees" in r.get_json()["error"]["details"]
+
+
+def test_json_extensions_and_unpaired_surrogates_are_refused_and_nothing_is_written(world: World) -> None:
+    c = world.customer
+    world.offline(c.org_id, "10.00")
+    before = world.wallet(c.api, c.org_id)
+    for raw in (b'{"amount": NaN, "reference": "r-1"}', b'{"amount": Infinity, "reference": "r-1"}'):
+        r = c.api.post(url(c.org_id, "/charges"), data=raw, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and err(r) == "malformed_json", raw
+    for raw, field in ((b'{"amount": "1.00", "reference": "\\ud800x"}', "reference"),
+                       (b'{"amount": "1.00", "reference": "r-2", "note": "\\udfff"}', "note")):
+        r = c.api.post(url(c.org_id, "/charges"), data=raw, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422, (raw, r.get_json())
+        assert list(r.get_json()["error"]["details"]) == [field]
+    # a surrogate pair is one character (not refused)
+    r = c.api.post(url(c.org_id, "/charges"), data=b'{"amount": "1.00", "reference": "\\ud83d\\ude00"}',
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 201 and r.get_json()["reference"] == "\U0001F600"
+    after = world.wallet(c.api, c.org_id)
+    assert after["cash"] == "9.00" and before["cash"] == "10.00"
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/holds", {"amount": "1.00", "reference": "h", "expires_at": "9999-12-31T23:59:59-12:00"}, "expires_at"),
+    ("/coupons", {"kind": "normal", "amount": "1.00", "expires_at": "9999-12-31T23:59:59-12:00"}, "expires_at"),
+])
+def test_a_moment_beyond_the_supported_years_is_refused_naming_the_field(
+        world: World, path: str, body: dict[str, str], field: str) -> None:
+    c = world.customer
+    world.offline(c.org_id, "10.00")
+    caller = world.admin if path == "/coupons" else c.api
+    r = caller.post(url(c.org_id, path), json=body)
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["error"]["details"] == {field: ["must lie in the years 1900 to 9998"]}
+
+
+@pytest.mark.parametrize("path", [
+    "/entries?to=9999-12-31", "/entries?from=0001-01-01", "/entries?from=9999-12-31T00:00:00%2B00:00",
+    "/consumption?granularity=day&from=9999-12-31&to=9999-12-31",
+    "/consumption?granularity=day&from=0001-01-01&to=0001-01-02", "?at=0001-01-01T00:00:00%2B14:00",
+])
+def test_query_dates_beyond_the_supported_years_are_refused(world: World, path: str) -> None:
+    c = world.customer
+    r = c.api.get(url(c.org_id, path))
+    assert r.status_code == 422, (path, r.get_json())
+    assert "1900 to 9998" in str(r.get_json()["error"]["details"]), r.get_json()
 
 
 # -- charges ----------------------------------------------------------------------------------------
