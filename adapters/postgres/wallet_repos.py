@@ -26,6 +26,7 @@ from adapters.postgres import tables as t
 from adapters.postgres.shared_repos import for_update
 from domain.wallet.ledger import EXTERNAL, PLATFORM, ZERO, Account, Breakdown, JournalEntry, Posting
 from domain.wallet.model import (
+    CashMove,
     ChargeTerms,
     CouponGrant,
     Figures,
@@ -555,6 +556,23 @@ class SqlLedger(LedgerRepository):
             L.org_id == agency_org_id, L.type == "allocation", L.counterparty_org_id == principal_org_id)
         ).scalar_one()
         return -value if value is not None else ZERO
+
+    def allocation_moves(self, agency_org_id: str, principal_org_id: str) -> list[CashMove]:
+        first = self.conn.execute(select(func.min(L.seq)).where(
+            L.org_id == principal_org_id, L.type == "allocation", L.counterparty_org_id == agency_org_id)
+        ).scalar_one()
+        if first is None:
+            return []
+        before = self.conn.execute(select(L.after_cash).where(  # the cash the first one found
+            L.org_id == principal_org_id, L.seq < first).order_by(L.seq.desc()).limit(1)).scalar_one_or_none()
+        rows = self.conn.execute(select(L.after_cash, L.type, L.counterparty_org_id).where(
+            L.org_id == principal_org_id, L.seq >= first).order_by(L.seq))
+        moves, cash = [], before if before is not None else ZERO
+        for r in rows:
+            by_agency = r.type == "allocation" and r.counterparty_org_id == agency_org_id
+            moves.append(CashMove(change=r.after_cash - cash, cash_after=r.after_cash, by_agency=by_agency))
+            cash = r.after_cash
+        return moves
 
 
 H = t.wallet_holds.c

@@ -99,6 +99,7 @@ from domain.wallet.model import (
     WithholdingAgreement,
     charge_key,
     statement_lines,
+    unspent_allocation,
 )
 from domain.wallet.ports import (
     AgreementRepository,
@@ -892,9 +893,11 @@ class WalletService(WalletBase):
 
         def command(tx: Ledger) -> EntryResult:
             wallets = tx.lock(agency_org_id, principal_org_id)
-            net = tx.uow.repo(LedgerRepository).allocated_net(agency_org_id, principal_org_id)
+            ledger = tx.uow.repo(LedgerRepository)
+            net = ledger.allocated_net(agency_org_id, principal_org_id)
+            unspent = unspent_allocation(ledger.allocation_moves(agency_org_id, principal_org_id))
             entry = wallets[agency_org_id].reclaim_from(wallets[principal_org_id], amount, net, tx.now,
-                                                        self._actor(caller), note)
+                                                        self._actor(caller), note, unspent=unspent)
             return self._finish(tx, caller, entry, agency_org_id, "wallet.reclaim",
                                 f"reclaimed {amount} from {principal_org_id}")
 

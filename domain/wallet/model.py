@@ -13,7 +13,7 @@ Time comes in as ``now`` (UTC, aware); day boundaries use ``tz`` (Asia/Shanghai)
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -669,17 +669,20 @@ class Wallet:
         return entry
 
     def reclaim_from(self, principal: Wallet, amount: Decimal, allocated_net: Decimal, now: datetime,
-                     actor_id: str | None = None, note: str | None = None) -> JournalEntry:
+                     actor_id: str | None = None, note: str | None = None, *,
+                     unspent: Decimal) -> JournalEntry:
         """The agency takes unspent allocated money back: at most what it allocated, net of
-        earlier reclaims, and only from the principal's cash."""
+        earlier reclaims, no more of it than is unspent (``unspent_allocation``: the
+        principal's own money is never taken), and only from the principal's cash."""
         amount = _positive(amount)
         if principal.org_id == self.org_id:
             raise errors.InvalidWalletInput("from_org_id", "must be another organisation",
                                             code="invalid_principal")
-        if amount > allocated_net:
+        reclaimable = max(min(allocated_net, unspent), ZERO)
+        if amount > reclaimable:
             raise errors.ReclaimExceedsAllocated(
-                f"only {allocated_net} allocated to this principal is left to reclaim",
-                details={"allocated_net": str(allocated_net)})
+                f"only {reclaimable} allocated to this principal is unspent and left to reclaim",
+                details={"allocated_net": str(allocated_net), "reclaimable": str(reclaimable)})
         principal._check_cash_out(amount, now, "reclaim")
         b = EntryBuilder()
         principal._take_cash(b, amount)
@@ -1027,6 +1030,32 @@ class Wallet:
                              counterparty_org_id=(entry.counterparty_org_id if entry.org_id == self.org_id
                                                   else entry.org_id),
                              note=entry.note, details=entry.details)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CashMove:
+    """One statement line of a principal's wallet as a reclaim sees it."""
+
+    change: Decimal  # the line's change of cash (after cash less the line before's)
+    cash_after: Decimal
+    by_agency: bool  # an allocation from (or a reclaim by) the reclaiming agency
+
+
+def unspent_allocation(moves: Iterable[CashMove]) -> Decimal:
+    """What is left unspent of the money an agency allocated to a principal, from the
+    principal's statement lines in order: allocations add to it and reclaims take from it;
+    any other outflow of cash (a charge, a capture, a withdrawal, a deposit, a revoke)
+    spends allocated money first; inflows of the principal's own (recharges, payments
+    received) are its own. It never exceeds the cash there is. So an agency can take back
+    what it gave and was not spent, never what the principal paid in itself."""
+    left = ZERO
+    for move in moves:
+        if move.by_agency:
+            left += move.change
+        elif move.change < 0:
+            left = max(left + move.change, ZERO)
+        left = min(left, move.cash_after)
+    return max(left, ZERO)
 
 
 def _charge_details(kind: str, payees: list[tuple[Wallet, Decimal]], withholding: bool) -> dict[str, str]:

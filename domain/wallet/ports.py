@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from domain.wallet.ledger import ZERO, Account, JournalEntry
 from domain.wallet.model import (
+    CashMove,
     ChargeTerms,
     CouponGrant,
     Hold,
@@ -161,6 +162,11 @@ class LedgerRepository(abc.ABC):
     @abc.abstractmethod
     def allocated_net(self, agency_org_id: str, principal_org_id: str) -> Decimal:
         """Allocated by the agency to the principal minus what it reclaimed."""
+
+    @abc.abstractmethod
+    def allocation_moves(self, agency_org_id: str, principal_org_id: str) -> list[CashMove]:
+        """The principal's statement lines as cash moves, in order, from its first
+        allocation from the agency on (none before it: nothing of the agency's to spend)."""
 
 
 class HoldRepository(abc.ABC):

@@ -1,7 +1,7 @@
 """Shared marshmallow pieces: unknown fields are rejected everywhere (RAISE)."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
@@ -17,11 +17,12 @@ class Strict(Schema):
         unknown = RAISE
 
     @post_load
-    def _dates_in_range(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """Every date and moment a request carries lies in the years the system can
-        compute with (a far-future expiry plus its offset overflows Python's datetime)."""
+    def _moments_in_range(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Every moment a request carries lies in the years the system can compute with (a
+        far-future expiry plus its offset overflows Python's datetime). Plain dates are
+        ranged by the rules that read them (periods, consumption days)."""
         bad = {field.data_key or name: [OUT_OF_RANGE] for name, field in self.fields.items()
-               if isinstance(data.get(name), date) and not supported(data[name])}
+               if isinstance(data.get(name), datetime) and not supported(data[name])}
         if bad:
             raise ValidationError(bad)
         return data

@@ -497,20 +497,30 @@ def test_agency_allocates_and_reclaims_only_with_its_principals(world: World) ->
 
     assert charge(m.api, m.org_id, "100.00", "ads-1").status_code == 201
     r = a.api.post(url(a.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "150.01"})
-    assert r.status_code == 409 and err(r) == "insufficient_funds"  # only unspent money comes back
+    assert r.status_code == 409 and err(r) == "reclaim_exceeds_allocated"  # only unspent money comes back
+    assert r.get_json()["error"]["details"] == {"allocated_net": "250.00", "reclaimable": "150.00"}
     r = a.api.post(url(a.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "150.00"})
     assert r.status_code == 201, r.get_json()
     assert world.wallet(a.api, a.org_id)["cash"] == "400.00"
+    # the merchant's own money is its own: 100.00 allocated is left on the books, but it was spent
     world.offline(m.org_id, "10.00", "the merchant's own money")
-    r = a.api.post(url(a.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "100.01"})
-    assert r.status_code == 409 and err(r) == "reclaim_exceeds_allocated"  # 250 allocated, 150 back
-    r = a.api.post(url(a.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "10.01"})
-    assert r.status_code == 409 and err(r) == "insufficient_funds"
-    assert a.api.post(url(a.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "10.00"}).status_code \
+    r = a.api.post(url(a.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "0.01"})
+    assert r.status_code == 409 and err(r) == "reclaim_exceeds_allocated"
+    assert r.get_json()["error"]["details"] == {"allocated_net": "100.00", "reclaimable": "0.00"}
+    assert world.wallet(m.api, m.org_id)["cash"] == "10.00"
+    # what is allocated after it can come back, and still not the merchant's own
+    assert a.api.post(url(a.org_id, "/allocations"), json={"to_org_id": m.org_id, "amount": "30.00"}).status_code \
         == 201
+    assert charge(m.api, m.org_id, "5.00", "ads-2").status_code == 201  # spends the allocated money first
+    r = a.api.post(url(a.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "25.01"})
+    assert r.status_code == 409 and r.get_json()["error"]["details"]["reclaimable"] == "25.00"
+    assert a.api.post(url(a.org_id, "/reclaims"), json={"from_org_id": m.org_id, "amount": "25.00"}).status_code \
+        == 201
+    assert world.wallet(m.api, m.org_id)["cash"] == "10.00"
     allocations = world.entries(a.api, a.org_id, type="allocation")
     assert [(e["amount"], e["details"]["direction"]) for e in allocations] == [
-        ("10.00", "reclaim"), ("150.00", "reclaim"), ("-50.00", "allocate"), ("-200.00", "allocate")]
+        ("25.00", "reclaim"), ("-30.00", "allocate"), ("150.00", "reclaim"), ("-50.00", "allocate"),
+        ("-200.00", "allocate")]
     assert world.ledger_total() == 0
 
 

@@ -45,11 +45,32 @@ kinds = st.sampled_from(["normal", "traffic"])
 pick = st.integers(min_value=0, max_value=1_000)
 
 
+class PrincipalPurse(dict):  # type: ignore[type-arg]
+    """The model's cash by organisation, keeping apart how much of the principal's cash is
+    the agency's allocated money: every drop of the principal's cash (a charge, a capture,
+    a withdrawal, a reclaim ...) spends it first, and it never exceeds the cash."""
+
+    unspent = ZERO
+
+    def __setitem__(self, org: str, value: Decimal) -> None:
+        if org == PRINCIPAL:
+            drop = self.get(org, ZERO) - value
+            if drop > 0:
+                self.unspent = max(self.unspent - drop, ZERO)
+            self.unspent = min(self.unspent, value)
+        super().__setitem__(org, value)
+
+    def copy(self) -> PrincipalPurse:  # a snapshot, restored when a command is refused
+        twin = PrincipalPurse(self)
+        twin.unspent = self.unspent
+        return twin
+
+
 class Model:
     """The rules of spec wallet.md, written as plainly as possible."""
 
     def __init__(self) -> None:
-        self.cash = dict.fromkeys(ORGS, ZERO)
+        self.cash = PrincipalPurse.fromkeys(ORGS, ZERO)
         self.used = dict.fromkeys(ORGS, ZERO)
         self.limit = dict.fromkeys(ORGS, ZERO)
         self.held = dict.fromkeys(ORGS, ZERO)
@@ -282,18 +303,19 @@ class WalletMachine(RuleBasedStateMachine):
             m.cash[AGENCY] -= amount
             m.pay_in(PRINCIPAL, amount)
             m.allocated += amount
+            m.cash.unspent += amount
 
     @rule(amount=cents)
     def reclaim(self, amount: Decimal) -> None:
         m = self.model
-        if amount > m.allocated:
+        if amount > min(m.allocated, m.cash.unspent):
             error: type[DomainError] | None = errors.ReclaimExceedsAllocated
         elif not m.cash_out_ok(PRINCIPAL, amount, self.now):
             error = errors.InsufficientFunds
         else:
             error = None
         entry = self._expect(error, self.wallets[AGENCY].reclaim_from, self.wallets[PRINCIPAL], amount,
-                             m.allocated, self.now)
+                             m.allocated, self.now, unspent=m.cash.unspent)
         if error is None:
             self._record(entry)
             m.cash[PRINCIPAL] -= amount
@@ -343,7 +365,7 @@ class WalletMachine(RuleBasedStateMachine):
         payees = [(self.wallets[SUPPLIER], payee)] if payee else []
         m = self.model
         self.seq_ref = getattr(self, "seq_ref", 0) + 1
-        snapshot = (dict(m.cash), dict(m.used), {k: list(v) for k, v in m.grants.items()}, dict(m.spent))
+        snapshot = (m.cash.copy(), dict(m.used), {k: list(v) for k, v in m.grants.items()}, dict(m.spent))
         error = m.spend(org, amount, kind, self.now, m.available(org, self.now), payee, withholding,
                         m.room(org, self.now))
         if error is not None:
@@ -399,7 +421,7 @@ class WalletMachine(RuleBasedStateMachine):
         elif self.now >= expires:
             error = errors.HoldExpired
         else:
-            snapshot = (dict(m.cash), dict(m.used), {k: list(v) for k, v in m.grants.items()}, dict(m.spent),
+            snapshot = (m.cash.copy(), dict(m.used), {k: list(v) for k, v in m.grants.items()}, dict(m.spent),
                         dict(m.held))
             room = m.room(org, self.now, but=hid)
             m.held[org] -= amount

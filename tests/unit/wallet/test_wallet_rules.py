@@ -348,12 +348,15 @@ def test_reclaim_takes_back_at_most_what_was_allocated_and_still_unspent() -> No
     agency, principal = wallet("org_agency", cash="100.00"), wallet("org_p")
     agency.allocate_to(principal, D("60.00"), NOW)
     principal.charge(D("50.00"), "ads", NOW)
-    with pytest.raises(errors.InsufficientFunds):
-        agency.reclaim_from(principal, D("10.01"), D("60.00"), NOW)
+    with pytest.raises(errors.InsufficientFunds):  # the cash is not there
+        agency.reclaim_from(principal, D("10.01"), D("60.00"), NOW, unspent=D("60.00"))
     with pytest.raises(errors.ReclaimExceedsAllocated):
-        agency.reclaim_from(principal, D("60.01"), D("60.00"), NOW)
-    agency.reclaim_from(principal, D("10.00"), D("60.00"), NOW)
-    assert (agency.cash, principal.cash) == (D("50.00"), 0)
+        agency.reclaim_from(principal, D("60.01"), D("60.00"), NOW, unspent=D("60.00"))
+    with pytest.raises(errors.ReclaimExceedsAllocated) as spent:  # allocated, but spent
+        agency.reclaim_from(principal, D("5.01"), D("60.00"), NOW, unspent=D("5.00"))
+    assert spent.value.details == {"allocated_net": "60.00", "reclaimable": "5.00"}
+    agency.reclaim_from(principal, D("5.00"), D("60.00"), NOW, unspent=D("5.00"))
+    assert (agency.cash, principal.cash) == (D("45.00"), D("5.00"))
 
 
 def test_credit_limit_never_below_what_is_used() -> None:
