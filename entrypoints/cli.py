@@ -47,6 +47,13 @@ def _safe_url(url: str) -> str:
 @click.option("--workers", default=None, type=int, help="gunicorn workers (default 1 embedded, 2*CPU+1 with Redis)")
 def serve(host: str, port: int, workers: int | None) -> None:
     """Serve the HTTP API with gunicorn."""
+    if not os.environ.get("AGORA_BASE_URL"):
+        # links we hand out (the pay page, the gateway's notify URL, downloads) must reach
+        # this server: on its own port, and on loopback when it listens everywhere
+        os.environ["AGORA_BASE_URL"] = default_base_url(host, port)
+        if host in _ANY_ADDRESS:
+            click.echo(f"AGORA_BASE_URL is not set: links point at {os.environ['AGORA_BASE_URL']}; set it to the "
+                       "address payers and gateways reach this server at", err=True)
     settings = Settings.from_env()
     if workers is None:
         # embedded mode keeps one process: in-process jobs and the schedule live in it
@@ -56,6 +63,15 @@ def serve(host: str, port: int, workers: int | None) -> None:
                f"{'RQ on ' + settings.redis_url if settings.redis_url else 'in-process'})", err=True)
     args = gunicorn_args(host, port, workers)
     os.execvp(sys.executable, [sys.executable, "-m", *args])  # noqa: S606 - replaces this process on purpose
+
+
+_ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - compared with, not bound to
+
+
+def default_base_url(host: str, port: int) -> str:
+    """The public URL ``agora serve`` assumes when ``AGORA_BASE_URL`` is not set."""
+    reachable = "127.0.0.1" if host in _ANY_ADDRESS else host
+    return f"http://{reachable}:{port}"
 
 
 def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
