@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, Numeric, Text
 from sqlalchemy.types import TypeDecorator
 
+from domain.shared.errors import FigureOutOfRange
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC, always returns timezone-aware UTC datetimes (SQLite keeps naive text)."""
@@ -54,6 +56,9 @@ def tag_pattern(tag: str) -> str:
     return f"%,{tag},%"
 
 
+MAX_MONEY = Decimal("9999999999999999.99")  # NUMERIC(18, 2)
+
+
 class Money(TypeDecorator[Decimal]):
     """Exact money on both databases: NUMERIC(18, 2) on PostgreSQL, integer cents on SQLite
     (whose NUMERIC is a float). Sums and comparisons in SQL stay exact either way."""
@@ -71,6 +76,8 @@ class Money(TypeDecorator[Decimal]):
             return None
         amount = Decimal(value)
         if dialect.name == "sqlite":
+            if abs(amount) > MAX_MONEY:  # what PostgreSQL's NUMERIC(18, 2) refuses, refused here too
+                raise FigureOutOfRange(f"{amount} is beyond what a money column holds ({MAX_MONEY})")
             return int((amount * 100).to_integral_value())
         return amount
 

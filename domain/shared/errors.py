@@ -44,6 +44,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class FigureOutOfRange(Conflict):
+    """A stored figure would leave what the database holds (NUMERIC(18, 2)): raised where
+    money is written, so the whole command is rolled back."""
+
+    code = "figure_out_of_range"
+
+
 class Unauthorized(DomainError):
     """No or bad credentials (HTTP 401)."""
 

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from domain.shared.errors import (
     Conflict,
     DomainError,
+    FigureOutOfRange,
     Forbidden,
     NotFound,
     RateLimited,
@@ -47,6 +48,24 @@ def status_of(exc: DomainError) -> int:
     return 422
 
 
+def _figure_out_of_range(exc: BaseException) -> FigureOutOfRange | None:
+    """A money figure the database cannot hold, however the driver wrapped it: our own
+    check (SQLite) or PostgreSQL's ``numeric_value_out_of_range`` (SQLSTATE 22003)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or any(e is s for s in seen):
+            continue
+        seen.append(e)
+        if isinstance(e, FigureOutOfRange):
+            return e
+        if getattr(e, "sqlstate", None) == "22003":
+            return FigureOutOfRange("a figure would be beyond what a money column holds (9999999999999999.99)")
+        todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
+    return None
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api(exc: ApiError) -> Any:
@@ -76,5 +95,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _bug(exc: Exception) -> Any:
+        out_of_range = _figure_out_of_range(exc)
+        if out_of_range is not None:  # the database refused the figure: nothing was written
+            return jsonify(error_body(out_of_range.code, out_of_range.message)), 409
         log.exception("unhandled error")
         return jsonify(error_body("internal_error", "internal error; the request id identifies it in our logs")), 500

@@ -753,3 +753,17 @@ def test_a_buyer_who_may_not_see_funds_charges_without_learning_the_figures(worl
     assert r.status_code == 409 and r.get_json()["error"]["details"]["available"] == "10.00"
     r = world.customer.api.post(url(c.org_id, "/charges"), json={"amount": "1.00", "reference": "b-2"})
     assert r.get_json()["balances_after"]["cash"] == "9.00"
+
+
+def test_a_figure_beyond_what_the_database_holds_is_409_and_nothing_is_written(world: World) -> None:
+    c = world.customer
+    top = "9999999999999999.99"  # the largest amount, and the largest figure NUMERIC(18, 2) holds
+    r = world.finance.post(url(c.org_id, "/recharges"),
+                           json={"amount": top, "channel": "offline", "note": "float"})
+    assert r.status_code == 201, r.get_json()
+    r = world.finance.post(url(c.org_id, "/recharges"),
+                           json={"amount": "0.01", "channel": "offline", "note": "one cent more"})
+    assert r.status_code == 409 and err(r) == "figure_out_of_range", r.get_json()
+    assert world.wallet(c.api, c.org_id)["cash"] == top
+    assert world.entries(c.api, c.org_id, type="recharge")[0]["amount"] == top  # only the first
+    assert world.ledger_total() == 0
