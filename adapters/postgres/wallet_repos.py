@@ -692,10 +692,11 @@ class SqlWithdrawals(WithdrawalRepository):
                                  .order_by(D.created_at, D.id).limit(limit))
         return [Withdrawal(**r._mapping) for r in rows]
 
-    def list(self, org_id: str, offset: int, limit: int) -> tuple[list[Withdrawal], int]:
-        total = self.conn.execute(select(func.count()).select_from(t.wallet_withdrawals)
-                                  .where(D.org_id == org_id)).scalar_one()
-        rows = self.conn.execute(select(t.wallet_withdrawals).where(D.org_id == org_id)
+    def list(self, org_id: str, offset: int, limit: int,
+             status: str | None = None) -> tuple[list[Withdrawal], int]:
+        conds = [D.org_id == org_id] if status is None else [D.org_id == org_id, D.status == status]
+        total = self.conn.execute(select(func.count()).select_from(t.wallet_withdrawals).where(*conds)).scalar_one()
+        rows = self.conn.execute(select(t.wallet_withdrawals).where(*conds)
                                  .order_by(D.created_at.desc(), D.id.desc()).offset(offset).limit(limit))
         return [Withdrawal(**r._mapping) for r in rows], total
 

@@ -364,8 +364,9 @@ class RechargeService(WalletBase):
             raise errors.WithdrawalNotFound("no such withdrawal")
         return withdrawal
 
-    def withdrawals(self, caller: Caller, org_id: str, page: PageRequest) -> Page[Withdrawal]:
+    def withdrawals(self, caller: Caller, org_id: str, page: PageRequest,
+                    status: str | None = None) -> Page[Withdrawal]:
         with self.uow_factory() as uow:
             self._require_view(uow, caller, org_id)
-            items, total = uow.repo(WithdrawalRepository).list(org_id, page.offset, page.per_page)
+            items, total = uow.repo(WithdrawalRepository).list(org_id, page.offset, page.per_page, status)
         return Page(items, page.page, page.per_page, total)

@@ -226,7 +226,8 @@ class WithdrawalRepository(abc.ABC):
     def pending_before(self, cutoff: datetime, limit: int) -> list[Withdrawal]: ...
 
     @abc.abstractmethod
-    def list(self, org_id: str, offset: int, limit: int) -> tuple[list[Withdrawal], int]: ...
+    def list(self, org_id: str, offset: int, limit: int,
+             status: str | None = None) -> tuple[list[Withdrawal], int]: ...
 
 
 class AgreementRepository(abc.ABC):

@@ -232,6 +232,10 @@ class RechargeQuery(PagedQuery):
     status = fields.String(load_default=None, validate=validate.OneOf(["pending", "paid", "failed", "revoked"]))
 
 
+class WithdrawalQuery(PagedQuery):
+    status = fields.String(load_default=None, validate=validate.OneOf(["pending", "succeeded", "failed"]))
+
+
 class RevokeIn(Strict):
     note = _note()
 

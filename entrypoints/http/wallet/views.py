@@ -383,12 +383,12 @@ def withdraw(caller: Caller, org_id: str) -> Any:
 
 
 @bp.get("/wallets/<org_id>/withdrawals")
-@doc(summary="Withdrawals of a wallet", tags=T, query_schema=s.RechargeQuery,
+@doc(summary="Withdrawals of a wallet, newest first (filter: status)", tags=T, query_schema=s.WithdrawalQuery,
      response=paged(s.WithdrawalOut, "WithdrawalPage"), paged=True)
 @authenticated
 def list_withdrawals(caller: Caller, org_id: str) -> Any:
-    args = query(s.RechargeQuery)
-    page = recharges().withdrawals(caller, org_id, page_request(args))
+    args = query(s.WithdrawalQuery)
+    page = recharges().withdrawals(caller, org_id, page_request(args), args["status"])
     return dump_page(s.WithdrawalOut, page)
 
 

@@ -171,6 +171,14 @@ def test_refunds_go_back_through_the_gateway_and_failures_return_the_money(world
     assert [e["details"]["status"] for e in refunds] == [
         "succeeded", "pending", "failed", "pending", "succeeded", "pending"]
     assert [e["amount"] for e in refunds] == ["0.00", "-20.00", "20.00", "-20.00", "0.00", "-30.00"]
+    # the list filters by the withdrawals' own statuses
+    listed = {status: [(w["amount"], w["status"]) for w in c.api.get(base, query_string={"status": status})
+                       .get_json()["items"]] for status in ("succeeded", "failed", "pending")}
+    assert listed == {"succeeded": [("20.00", "succeeded"), ("30.00", "succeeded")],
+                      "failed": [("20.00", "failed")], "pending": []}
+    assert c.api.get(base).get_json()["total"] == 3
+    r = c.api.get(base, query_string={"status": "paid"})  # a recharge's status, not a withdrawal's
+    assert r.status_code == 422 and "status" in r.get_json()["error"]["details"]
     assert world.ledger_total() == 0
 
 
