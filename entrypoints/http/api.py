@@ -153,6 +153,7 @@ def idempotent(scope: str) -> Callable[[F], F]:
             _finish(container, full_scope, key, lease, response)
             return response
 
+        inner._agora_idempotent = True  # type: ignore[attr-defined]  # documented as a header
         return inner  # type: ignore[return-value]
 
     return wrap

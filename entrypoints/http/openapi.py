@@ -9,6 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
 from entrypoints.http.schemas import ErrorBody
+from entrypoints.http.wallet.schemas import Money
 
 _PARAM = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
 _STATUS_TEXT = {400: "malformed JSON", 401: "no or bad credentials", 403: "not allowed", 404: "unknown resource",
@@ -23,13 +24,26 @@ def _schema_name_resolver(schema: Any) -> str:
     return name
 
 
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200},
+    "description": "a repeat with the same key and body answers the first response (header "
+                   "`Idempotent-Replayed: true`); the same key with another body is 409 `idempotency_key_reused`, "
+                   "one still being processed 409 `idempotency_key_in_progress`; keys are kept at least 24 hours, "
+                   "per caller organisation and operation"}
+_ACT_AS = {
+    "name": "X-Act-As-Org", "in": "header", "required": False, "schema": {"type": "string"},
+    "description": "an agency acting for one of its authorised principals: that principal's organisation id"}
+
+
 def build_spec(app: Flask) -> dict[str, Any]:
+    marshmallow = MarshmallowPlugin(schema_name_resolver=_schema_name_resolver)
     spec = APISpec(title="Agora API", version="1.0.0", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name_resolver)],
+                   plugins=[marshmallow],
                    info={"description": "Back office of the Agora B2B cloud marketplace. Errors share one body "
                                         "`{error: {code, message, details}}`; lists are paged with page/per_page."})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                "description": "user access token or API key (agk_...)"})
+    marshmallow.map_to_openapi_type(Money, "string", "decimal")  # "12.30": two places, as a string
     spec.components.schema("ErrorBody", schema=ErrorBody)
     by_path: dict[str, dict[str, Any]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -47,6 +61,11 @@ def build_spec(app: Flask) -> dict[str, Any]:
                 op["parameters"] = list(params)
             if meta["query"] is not None:
                 op.setdefault("parameters", []).append({"in": "query", "schema": meta["query"]})
+            if meta["auth"]:
+                op.setdefault("parameters", []).append(_ACT_AS)
+            idempotent = getattr(view, "_agora_idempotent", False)
+            if idempotent:
+                op.setdefault("parameters", []).append(_IDEMPOTENCY_KEY)
             if meta["body"] is not None:
                 op["requestBody"] = {"required": True,
                                      "content": {"application/json": {"schema": meta["body"]}}}
@@ -64,6 +83,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
                 op["security"] = [{"bearer": []}]
             if meta["body"] is not None:
                 errors |= {400}
+            if idempotent:
+                errors |= {409}
             if params:
                 errors |= {404}
             for status in sorted(errors):

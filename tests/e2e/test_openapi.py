@@ -88,3 +88,18 @@ def test_replayed_charges_and_holds_are_documented(client: Any) -> None:
         responses = paths[path]["post"]["responses"]
         assert {"200", "201", "409"} <= set(responses), path
         assert responses["200"]["content"] == responses["201"]["content"], path
+
+
+def test_money_is_a_decimal_string_and_idempotent_posts_document_their_key(client: Any) -> None:
+    spec = spec_of(client)
+    schemas = spec["components"]["schemas"]
+    charge_in = schemas["ChargeIn"]["properties"]["amount"]
+    assert (charge_in["type"], charge_in["format"]) == ("string", "decimal")
+    assert schemas["WalletOut"]["properties"]["cash"]["type"] == "string"
+    charges = spec["paths"]["/api/v1/wallets/{org_id}/charges"]["post"]
+    headers = {p["name"]: p for p in charges["parameters"] if p["in"] == "header"}
+    assert set(headers) == {"Idempotency-Key", "X-Act-As-Org"}
+    assert "idempotency_key_reused" in headers["Idempotency-Key"]["description"]
+    assert "409" in charges["responses"]
+    wallet = spec["paths"]["/api/v1/wallets/{org_id}"]["get"]
+    assert "Idempotency-Key" not in {p["name"] for p in wallet["parameters"]}  # only where it is honoured
