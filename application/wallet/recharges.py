@@ -24,7 +24,7 @@ from application.shared.settings import Settings
 from application.shared.uow import UnitOfWorkFactory, commit_guards
 from application.wallet.payments import GatewayError, InvalidNotification, PaymentGateway, PaymentGateways
 from application.wallet.services import EntryResult, Ledger, WalletBase
-from domain.shared.errors import Conflict, DomainError, Forbidden, ValidationFailed
+from domain.shared.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from domain.shared.money import to_money
 from domain.wallet import errors
 from domain.wallet.model import ONLINE_CHANNELS, RECHARGE_CHANNELS, Recharge, Withdrawal
@@ -204,11 +204,12 @@ class RechargeService(WalletBase):
         """A gateway's notification. Bad signature / unknown trade -> BadNotification (400)
         and nothing credited; an amount mismatch is flagged and refused (AmountMismatch)."""
         if channel not in ONLINE_CHANNELS:
-            raise errors.RechargeNotFound(f"unknown payment channel {channel!r}")
+            raise NotFound(f"unknown payment channel {channel!r}", code="payment_channel_not_found")
         try:
             gateway = self.gateways.get(channel)
         except LookupError:
-            raise errors.RechargeNotFound(f"payment channel {channel!r} is not configured") from None
+            raise NotFound(f"payment channel {channel!r} is not configured",
+                           code="payment_channel_not_found") from None
         try:
             note = gateway.verify_notification(params)
         except InvalidNotification as exc:

@@ -87,7 +87,9 @@ def test_a_bad_signature_is_refused_and_credits_nothing(world: World, gateway: S
     r = world.client.post("/api/v1/payments/sandbox/notify", json={k: v for k, v in forged.items() if k != "sign"})
     assert r.status_code == 400
     r = world.client.post("/api/v1/payments/paypal/notify", data=forged)
-    assert r.status_code == 404
+    assert r.status_code == 404 and err(r) == "payment_channel_not_found"
+    r = world.client.post("/api/v1/payments/alipay/notify", data=forged)  # a channel this server is not set up for
+    assert r.status_code == 404 and err(r) == "payment_channel_not_found"
     assert cash(world) == "0.00" and recharge_entries(world) == []
 
 
