@@ -11,14 +11,13 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    Numeric,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
 
-from adapters.postgres.types import TagList, UTCDateTime
+from adapters.postgres.types import Money, TagList, UTCDateTime
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
@@ -183,12 +182,12 @@ sandbox_payments = Table(
     "sandbox_payments", metadata,
     Column("id", String(ID), primary_key=True),  # the gateway's trade_no
     Column("out_trade_no", String(64), nullable=False, unique=True),
-    Column("amount", Numeric(18, 2), nullable=False),
+    Column("amount", Money, nullable=False),
     Column("subject", String(200), nullable=False),
     Column("notify_url", String(500), nullable=False),
     Column("return_url", String(500)),
     Column("status", String(10), nullable=False),  # pending | paid | failed
-    Column("refunded", Numeric(18, 2), nullable=False),
+    Column("refunded", Money, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("settled_at", UTCDateTime),
 )
@@ -197,7 +196,7 @@ sandbox_refunds = Table(
     "sandbox_refunds", metadata,
     Column("refund_no", String(64), primary_key=True),
     Column("payment_id", String(ID), ForeignKey("sandbox_payments.id"), nullable=False, index=True),
-    Column("amount", Numeric(18, 2), nullable=False),
+    Column("amount", Money, nullable=False),
     Column("reason", String(200), nullable=False),
     Column("status", String(10), nullable=False),  # succeeded | failed
     Column("created_at", UTCDateTime, nullable=False),
@@ -500,8 +499,6 @@ project_evaluations = Table(
 # the last line of defence for the bounds the domain already keeps.
 from sqlalchemy import Date  # noqa: E402 - kept with the section that needs it
 from sqlalchemy import text as sql_text  # noqa: E402
-
-from adapters.postgres.types import Money  # noqa: E402
 
 wallets = Table(
     "wallets", metadata,

@@ -193,3 +193,12 @@ def test_an_agency_pays_into_its_external_wallet_online(world: World, gateway: S
     assert world.wallet(a.api, key)["cash"] == "80.00"
     assert world.wallet(a.api, a.org_id)["cash"] == "0.00"
     assert world.ledger_total() == 0
+
+
+def test_a_large_online_recharge_is_paid_to_the_cent(world: World, gateway: SandboxGateway) -> None:
+    """The sandbox keeps exact money on SQLite too (it once kept floats and lost a cent)."""
+    rec = start(world, "99999999999999.99")
+    paid = pay(world, rec)
+    assert paid["status"] == "paid", paid
+    assert (recharge_of(world, rec["id"])["status"], cash(world)) == ("paid", "99999999999999.99")
+    assert world.ledger_total() == 0
