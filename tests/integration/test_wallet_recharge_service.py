@@ -18,7 +18,8 @@ from application.wallet import BadNotification, GatewayUnavailable, RechargeServ
 from application.wallet.payments import PaymentGateways, PaymentStatus
 from domain.identity.model import Organization
 from domain.identity.ports import OrganizationRepository
-from domain.wallet.errors import AmountMismatch, RechargeNotFound
+from domain.shared.errors import NotFound
+from domain.wallet.errors import AmountMismatch
 from tests.fakes.payments import FakeGateway
 
 D = Decimal
@@ -76,8 +77,9 @@ def test_notifications_credit_once_and_refuse_what_does_not_verify(container: An
         svc.handle_notification("sandbox", {"out_trade_no": rec.id, "amount": "25.00", "sig": "forged"})
     with pytest.raises(BadNotification):
         svc.handle_notification("sandbox", {"out_trade_no": "rch_unknown", "amount": "25.00", "sig": "ok"})
-    with pytest.raises(RechargeNotFound):
+    with pytest.raises(NotFound) as unbound:  # a channel this service has no gateway for
         svc.handle_notification("alipay", {"out_trade_no": rec.id, "amount": "25.00", "sig": "ok"})
+    assert unbound.value.code == "payment_channel_not_found"
     first = svc.handle_notification("sandbox", {"out_trade_no": rec.id, "amount": "25.00", "sig": "ok"})
     again = svc.handle_notification("sandbox", {"out_trade_no": rec.id, "amount": "25.00", "sig": "ok"})
     assert (first.credited, again.credited, again.status) == (True, False, "paid")
