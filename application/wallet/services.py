@@ -226,7 +226,7 @@ def consumption_range(clock: Clock, from_day: str, to_day: str) -> tuple[datetim
     first, last = _day(from_day, "from"), _day(to_day, "to")
     if last < first:
         raise ValidationFailed("to", "must not be before from", code="invalid_date")
-    if (last - first).days > MAX_CONSUMPTION_DAYS:
+    if (last - first).days + 1 > MAX_CONSUMPTION_DAYS:  # both days included
         raise ValidationFailed("to", f"the range is at most {MAX_CONSUMPTION_DAYS} days", code="invalid_date")
     since, _ = day_bounds(clock, first.isoformat())
     _, until = day_bounds(clock, last.isoformat())
@@ -735,7 +735,9 @@ class WalletService(WalletBase):
         if existing is None:
             return None
         detail = existing.detail
-        same_payees = detail.get("payees", "") == ",".join(f"{o}:{a}" for o, a in payees)
+        # the same payees in any order are the same request
+        same_payees = (sorted(p for p in detail.get("payees", "").split(",") if p)
+                       == sorted(f"{o}:{a}" for o, a in payees))
         if existing.amount != amount or detail.get("coupon_kind") != (coupon_kind or "normal") or not same_payees:
             raise errors.DuplicateReference(f"reference {ref!r} was already charged with another request",
                                             details={"entry_id": existing.id})

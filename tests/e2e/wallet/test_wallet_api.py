@@ -352,6 +352,14 @@ def test_payees_and_withholding(world: World) -> None:
     assert c.api.get(url(c.org_id, f"/entries/{theirs['entry_id']}")).get_json()["amount"] == "10.00"
     r = charge(world.admin, c.org_id, "1.00", "t-2", payees=[{"org_id": s.org_id, "amount": "1.01"}])
     assert r.status_code == 422 and err(r) == "payees_exceed_charge"
+    two = [{"org_id": s.org_id, "amount": "3.00"}, {"org_id": world.agency.org_id, "amount": "1.00"}]
+    first = charge(world.admin, c.org_id, "5.00", "t-4", payees=two)
+    assert first.status_code == 201, first.get_json()
+    again = charge(world.admin, c.org_id, "5.00", "t-4", payees=two[::-1])  # the same payees, another order
+    assert again.status_code == 200 and again.get_json()["replayed"] is True
+    assert again.get_json()["id"] == first.get_json()["id"]
+    other = charge(world.admin, c.org_id, "5.00", "t-4", payees=[{"org_id": s.org_id, "amount": "4.00"}])
+    assert other.status_code == 409 and err(other) == "duplicate_reference"
 
     r = c.api.post(url(c.org_id, f"/withholding-agreements/{agreement}/revoke"))
     assert r.status_code == 200 and r.get_json()["status"] == "revoked"
@@ -679,6 +687,9 @@ def test_entries_filters_consumption_and_the_past(world: World) -> None:
     r = c.api.get(url(c.org_id, "/consumption"), query_string={"granularity": "month", "from": "2000-01-01",
                                                                "to": "2100-01-01"})
     assert r.status_code == 422 and err(r) == "invalid_date"  # more than 400 days
+    for last, status in (("2001-02-03", 200), ("2001-02-04", 422)):  # 400 days from 2000-01-01 inclusive, 401
+        r = c.api.get(url(c.org_id, "/consumption"), query_string={"from": "2000-01-01", "to": last})
+        assert r.status_code == status, (last, r.get_json())
     first_day = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
     last_day = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
     r = c.api.get(url(c.org_id, "/consumption"), query_string={"from": first_day, "to": last_day})
