@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from application.shared.access import Caller
 from application.shared.clock import Clock, supported
+from application.shared.paging import Page
 from application.wallet import (
     BadNotification,
     EntryResult,
@@ -41,7 +42,7 @@ from entrypoints.http.api import (
 )
 from entrypoints.http.auth import authenticated, service
 from entrypoints.http.errors import ApiError, error_body
-from entrypoints.http.schemas import OUT_OF_RANGE, paged
+from entrypoints.http.schemas import OUT_OF_RANGE, PagedQuery, paged
 from entrypoints.http.wallet import schemas as s
 
 bp = Blueprint("wallet", __name__, url_prefix="/api/v1")
@@ -472,13 +473,14 @@ def bind_agreement(caller: Caller, org_id: str) -> Any:
 
 
 @bp.get("/wallets/<org_id>/withholding-agreements")
-@doc(summary="Withholding agreements of an organisation (all of them: a few per organisation, one page)", tags=T,
-     response=paged(s.AgreementOut, "AgreementPage"))
+@doc(summary="Withholding agreements of an organisation, newest first (a few per organisation)", tags=T,
+     query_schema=PagedQuery, response=paged(s.AgreementOut, "AgreementPage"), paged=True)
 @authenticated
 def list_agreements(caller: Caller, org_id: str) -> Any:
+    page = page_request(query(PagedQuery))  # unknown parameters are refused, as on every list
     items = wallets().agreements(caller, org_id)
-    return jsonify({"items": s.AgreementOut(many=True).dump(items), "page": 1, "per_page": max(len(items), 1),
-                    "total": len(items)})
+    return dump_page(s.AgreementOut, Page(items[page.offset:page.offset + page.per_page], page.page, page.per_page,
+                                          len(items)))
 
 
 @bp.post("/wallets/<org_id>/withholding-agreements/<agreement_id>/confirm")

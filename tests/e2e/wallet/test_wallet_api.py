@@ -338,6 +338,10 @@ def test_payees_and_withholding(world: World) -> None:
     assert world.wallet(c.api, c.org_id)["withholding_active"] is True
     listed = c.api.get(url(c.org_id, "/withholding-agreements")).get_json()
     assert ([a["status"] for a in listed["items"]], listed["page"], listed["total"]) == (["active"], 1, 1)
+    beyond = c.api.get(url(c.org_id, "/withholding-agreements"), query_string={"page": "2", "per_page": "1"})
+    assert (beyond.get_json()["items"], beyond.get_json()["total"], beyond.get_json()["per_page"]) == ([], 1, 1)
+    r = c.api.get(url(c.org_id, "/withholding-agreements"), query_string={"status": "active"})
+    assert r.status_code == 422 and "status" in r.get_json()["error"]["details"]  # as on every list
 
     r = charge(world.admin, c.org_id, "10.00", "t-1", payees=payees)
     assert r.status_code == 201, r.get_json()
