@@ -291,16 +291,17 @@ def line_conditions(whose: Any, flt: LineFilter) -> list[Any]:
     return conds
 
 
-# A charge decided without the wallet's lock (ADR 0010): one statement applies it only if
+# Charges decided without the wallet's lock (ADR 0010): one statement applies them only if
 # the wallet still meets the decision's terms once the statement holds the row (PostgreSQL
 # re-checks the WHERE clause on the newest row version when it had to wait), and writes the
-# entry, its postings and its statement line only if it did. The entry is dated no earlier
+# entries, their postings and their statement lines only if it did. The entry is dated no earlier
 # than the wallet's last change, so a wallet's entries stay in date order. A repeated
 # reference matches no row (the lock path answers it); one written between the read and
 # the write fails the whole statement on the unique key (no ON CONFLICT), same answer.
 _ENTRY_KEY = "uq_ledger_entries_unique_key"
-_FROM_WALLET = {"created_at": "w.at", "seq": "w.version", "after_cash": "w.cash",
-                "after_deposit_due": "w.deposit_due", "after_deposit_paid": "w.deposit_paid"}
+_LINE_AS_LANDED = {"created_at": "w.at", "seq": "r.seq + (w.version - %(last_seq)s)",
+                   "after_cash": "r.after_cash + (w.cash - %(last_cash)s)",
+                   "after_deposit_due": "w.deposit_due", "after_deposit_paid": "w.deposit_paid"}
 
 
 def _insert_from(table: Any, overrides: dict[str, str]) -> str:
@@ -320,33 +321,15 @@ _UNLOCKED_TERMS = """org_id = %(org_id)s AND cash >= %(cash_floor)s AND coupons_
     AND low_balance_threshold IS NOT DISTINCT FROM %(low_balance_threshold)s::numeric AND NOT low_balance_alerted
     AND (withholding_active OR NOT %(needs_withholding)s::boolean)
     AND updated_at <= %(now)s::timestamptz + interval '1 second' AND updated_at < %(day_ends)s::timestamptz"""
-_UNLOCKED_RETURNING = "RETURNING version, cash, deposit_due, deposit_paid, updated_at AS at"
+# one charge, or a batch of them on one wallet (ADR 0006 meets ADR 0010): the lines as
+# decided on the read, shifted by how far the wallet moved meanwhile (seq by the versions,
+# cash by the cash); a repeated reference matches no row (NOT EXISTS: no lock taken)
 _PG_ADD_UNLOCKED = f"""WITH w AS (
-  UPDATE wallets SET cash = cash - %(amount)s, spent_today = spent_today + %(amount)s, version = version + 1,
-    updated_at = GREATEST(updated_at, %(now)s)
-  WHERE {_UNLOCKED_TERMS}
-    AND NOT EXISTS (SELECT 1 FROM ledger_entries WHERE unique_key = %(unique_key)s)  -- a repeat: no lock taken
-  {_UNLOCKED_RETURNING}
-), e AS (
-  {_insert_from(t.ledger_entries, {"created_at": "w.at"})}
-  FROM w, json_populate_record(NULL::ledger_entries, %(entry)s::json) AS r
-  RETURNING id
-), p AS (
-  {_insert_from(t.ledger_postings, {"created_at": "w.at"})}
-  FROM w, e, json_populate_recordset(NULL::ledger_postings, %(postings)s::json) AS r
-), l AS (
-  {_insert_from(t.wallet_lines, _FROM_WALLET)}
-  FROM w, e, json_populate_record(NULL::wallet_lines, %(line)s::json) AS r
-)
-SELECT version, cash, deposit_due, deposit_paid, at FROM w"""
-# a batch of charges on one wallet (ADR 0006 meets ADR 0010): the lines as decided on the
-# read, shifted by how far the wallet moved meanwhile (seq by the versions, cash by the cash)
-_PG_ADD_UNLOCKED_MANY = f"""WITH w AS (
   UPDATE wallets SET cash = cash - %(amount)s, spent_today = spent_today + %(amount)s,
     version = version + %(count)s, updated_at = GREATEST(updated_at, %(now)s)
   WHERE {_UNLOCKED_TERMS}
     AND NOT EXISTS (SELECT 1 FROM ledger_entries WHERE unique_key = ANY(%(unique_keys)s::text[]))
-  {_UNLOCKED_RETURNING}
+  RETURNING version, cash, deposit_due, deposit_paid, updated_at AS at
 ), e AS (
   {_insert_from(t.ledger_entries, {"created_at": "w.at"})}
   FROM w, json_populate_recordset(NULL::ledger_entries, %(entries)s::json) AS r
@@ -355,8 +338,7 @@ _PG_ADD_UNLOCKED_MANY = f"""WITH w AS (
   {_insert_from(t.ledger_postings, {"created_at": "w.at"})}
   FROM w, json_populate_recordset(NULL::ledger_postings, %(postings)s::json) AS r JOIN e ON e.id = r.entry_id
 ), l AS (
-  {_insert_from(t.wallet_lines, {**_FROM_WALLET, "seq": "r.seq + (w.version - %(last_seq)s)",
-                                  "after_cash": "r.after_cash + (w.cash - %(last_cash)s)"})}
+  {_insert_from(t.wallet_lines, _LINE_AS_LANDED)}
   FROM w, json_populate_recordset(NULL::wallet_lines, %(lines)s::json) AS r JOIN e ON e.id = r.entry_id
 )
 SELECT version, cash, deposit_due, deposit_paid, at FROM w"""
@@ -415,23 +397,17 @@ class SqlLedger(LedgerRepository):
             daily_budget=terms.daily_budget, day=terms.day, spent_ceiling=terms.spent_ceiling,
             low_balance_threshold=terms.low_balance_threshold, needs_withholding=terms.needs_withholding,
             now=entries[0].created_at, day_ends=terms.day_ends)
-        if len(entries) == 1:
-            statement = _PG_ADD_UNLOCKED
-            params.update(unique_key=entries[0].unique_key, entry=_json(self._entry_values(entries[0])),
-                          postings=_json(self._posting_values(entries[0])), line=_json(self._line_values(lines[0])))
-        else:
-            statement = _PG_ADD_UNLOCKED_MANY
-            # counts as int8 whatever their size: psycopg types an int by its value, and a
-            # new parameter type would be a new prepared statement
-            params.update(count=Int8(len(entries)), unique_keys=[e.unique_key for e in entries if e.unique_key],
-                          entries=_json([self._entry_values(e) for e in entries]),
-                          postings=_json([p for e in entries for p in self._posting_values(e)]),
-                          lines=_json([self._line_values(ln) for ln in lines]),
-                          last_seq=Int8(lines[-1].seq), last_cash=lines[-1].after.cash)
+        # counts as int8 whatever their size: psycopg types an int by its value, and a new
+        # parameter type would be a new prepared statement
+        params.update(count=Int8(len(entries)), unique_keys=[e.unique_key for e in entries if e.unique_key],
+                      entries=_json([self._entry_values(e) for e in entries]),
+                      postings=_json([p for e in entries for p in self._posting_values(e)]),
+                      lines=_json([self._line_values(ln) for ln in lines]),
+                      last_seq=Int8(lines[-1].seq), last_cash=lines[-1].after.cash)
         driver = _driver(self.conn)
         try:
             with driver.cursor() as cur:
-                cur.execute(statement, params)
+                cur.execute(_PG_ADD_UNLOCKED, params)
                 row = cur.fetchone()
         except psycopg.errors.UniqueViolation as clash:
             if clash.diag.constraint_name != _ENTRY_KEY:
