@@ -299,9 +299,6 @@ def line_conditions(whose: Any, flt: LineFilter) -> list[Any]:
 # reference matches no row (the lock path answers it); one written between the read and
 # the write fails the whole statement on the unique key (no ON CONFLICT), same answer.
 _ENTRY_KEY = "uq_ledger_entries_unique_key"
-_LINE_AS_LANDED = {"created_at": "w.at", "seq": "r.seq + (w.version - %(last_seq)s)",
-                   "after_cash": "r.after_cash + (w.cash - %(last_cash)s)",
-                   "after_deposit_due": "w.deposit_due", "after_deposit_paid": "w.deposit_paid"}
 
 
 def _insert_from(table: Any, overrides: dict[str, str]) -> str:
@@ -321,27 +318,47 @@ _UNLOCKED_TERMS = """org_id = %(org_id)s AND cash >= %(cash_floor)s AND coupons_
     AND low_balance_threshold IS NOT DISTINCT FROM %(low_balance_threshold)s::numeric AND NOT low_balance_alerted
     AND (withholding_active OR NOT %(needs_withholding)s::boolean)
     AND updated_at <= %(now)s::timestamptz + interval '1 second' AND updated_at < %(day_ends)s::timestamptz"""
-# one charge, or a batch of them on one wallet (ADR 0006 meets ADR 0010): the lines as
-# decided on the read, shifted by how far the wallet moved meanwhile (seq by the versions,
-# cash by the cash); a repeated reference matches no row (NOT EXISTS: no lock taken)
-_PG_ADD_UNLOCKED = f"""WITH w AS (
+_FROM_WALLET = {"created_at": "w.at", "seq": "w.version", "after_cash": "w.cash",
+                "after_deposit_due": "w.deposit_due", "after_deposit_paid": "w.deposit_paid"}
+
+
+def _unlocked_statement(*, batch: bool) -> str:
+    """The unlocked write for one charge, or for a batch of them on one wallet (ADR 0006
+    meets ADR 0010). A batch's lines, as decided on the read, are shifted by how far the
+    wallet moved meanwhile (seq by the versions, cash by the cash); one charge's line takes
+    them from the row directly. Two statements from one text: the single charge, the common
+    case, keeps the leaner one (records rather than arrays of them, no shift)."""
+    if batch:
+        bump, key, rows, on_e = "%(count)s", "unique_key = ANY(%(unique_keys)s::text[])", "recordset", (
+            "", " JOIN e ON e.id = r.entry_id")
+        entry, line = "%(entries)s", "%(lines)s"
+        line_cols = {**_FROM_WALLET, "seq": "r.seq + (w.version - %(last_seq)s)",
+                     "after_cash": "r.after_cash + (w.cash - %(last_cash)s)"}
+    else:
+        bump, key, rows, on_e = "1", "unique_key = %(unique_key)s", "record", ("e, ", "")
+        entry, line, line_cols = "%(entry)s", "%(line)s", _FROM_WALLET
+    return f"""WITH w AS (
   UPDATE wallets SET cash = cash - %(amount)s, spent_today = spent_today + %(amount)s,
-    version = version + %(count)s, updated_at = GREATEST(updated_at, %(now)s)
+    version = version + {bump}, updated_at = GREATEST(updated_at, %(now)s)
   WHERE {_UNLOCKED_TERMS}
-    AND NOT EXISTS (SELECT 1 FROM ledger_entries WHERE unique_key = ANY(%(unique_keys)s::text[]))
+    AND NOT EXISTS (SELECT 1 FROM ledger_entries WHERE {key})  -- a repeat: no lock taken
   RETURNING version, cash, deposit_due, deposit_paid, updated_at AS at
 ), e AS (
   {_insert_from(t.ledger_entries, {"created_at": "w.at"})}
-  FROM w, json_populate_recordset(NULL::ledger_entries, %(entries)s::json) AS r
+  FROM w, json_populate_{rows}(NULL::ledger_entries, {entry}::json) AS r
   RETURNING id
 ), p AS (
   {_insert_from(t.ledger_postings, {"created_at": "w.at"})}
-  FROM w, json_populate_recordset(NULL::ledger_postings, %(postings)s::json) AS r JOIN e ON e.id = r.entry_id
+  FROM w, {on_e[0]}json_populate_recordset(NULL::ledger_postings, %(postings)s::json) AS r{on_e[1]}
 ), l AS (
-  {_insert_from(t.wallet_lines, _LINE_AS_LANDED)}
-  FROM w, json_populate_recordset(NULL::wallet_lines, %(lines)s::json) AS r JOIN e ON e.id = r.entry_id
+  {_insert_from(t.wallet_lines, line_cols)}
+  FROM w, {on_e[0]}json_populate_{rows}(NULL::wallet_lines, {line}::json) AS r{on_e[1]}
 )
 SELECT version, cash, deposit_due, deposit_paid, at FROM w"""
+
+
+_PG_ADD_UNLOCKED = _unlocked_statement(batch=False)
+_PG_ADD_UNLOCKED_MANY = _unlocked_statement(batch=True)
 
 
 class SqlLedger(LedgerRepository):
@@ -397,17 +414,23 @@ class SqlLedger(LedgerRepository):
             daily_budget=terms.daily_budget, day=terms.day, spent_ceiling=terms.spent_ceiling,
             low_balance_threshold=terms.low_balance_threshold, needs_withholding=terms.needs_withholding,
             now=entries[0].created_at, day_ends=terms.day_ends)
-        # counts as int8 whatever their size: psycopg types an int by its value, and a new
-        # parameter type would be a new prepared statement
-        params.update(count=Int8(len(entries)), unique_keys=[e.unique_key for e in entries if e.unique_key],
-                      entries=_json([self._entry_values(e) for e in entries]),
-                      postings=_json([p for e in entries for p in self._posting_values(e)]),
-                      lines=_json([self._line_values(ln) for ln in lines]),
-                      last_seq=Int8(lines[-1].seq), last_cash=lines[-1].after.cash)
+        if len(entries) == 1:
+            statement = _PG_ADD_UNLOCKED
+            params.update(unique_key=entries[0].unique_key, entry=_json(self._entry_values(entries[0])),
+                          postings=_json(self._posting_values(entries[0])), line=_json(self._line_values(lines[0])))
+        else:
+            statement = _PG_ADD_UNLOCKED_MANY
+            # counts as int8 whatever their size: psycopg types an int by its value, and a
+            # new parameter type would be a new prepared statement
+            params.update(count=Int8(len(entries)), unique_keys=[e.unique_key for e in entries if e.unique_key],
+                          entries=_json([self._entry_values(e) for e in entries]),
+                          postings=_json([p for e in entries for p in self._posting_values(e)]),
+                          lines=_json([self._line_values(ln) for ln in lines]),
+                          last_seq=Int8(lines[-1].seq), last_cash=lines[-1].after.cash)
         driver = _driver(self.conn)
         try:
             with driver.cursor() as cur:
-                cur.execute(_PG_ADD_UNLOCKED, params)
+                cur.execute(statement, params)
                 row = cur.fetchone()
         except psycopg.errors.UniqueViolation as clash:
             if clash.diag.constraint_name != _ENTRY_KEY:

@@ -4,8 +4,8 @@ psycopg prepares a statement after it ran five times on a connection; PostgreSQL
 still plans it afresh on every execution while it judges the generic plan dearer than
 the custom ones. With ``wallets.org_id = ANY(%s)`` it did, and planning the CTE cost more
 than running it. ``pg_prepared_statements`` (per session) counts both kinds of plans.
-The writes are checked: the one under the lock, and the unlocked one (ADR 0010) written
-for one charge and for a batch of charges (ADR 0006 with ADR 0010).
+The three writes are checked: the one under the lock, the unlocked one (ADR 0010) and
+the unlocked one for a batch of charges (ADR 0006 with ADR 0010).
 """
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from tests.integration.test_wallet_concurrency import FINANCE, api_key_caller, m
 pytestmark = pytest.mark.postgres
 BULK = 50_000
 STATEMENTS = {"locked": "WITH e AS (%INSERT INTO ledger_entries%",
-              "unlocked": "WITH w AS (%UPDATE wallets%",  # one statement for one charge or a batch
-              "unlocked_batch": "WITH w AS (%UPDATE wallets%"}
+              "unlocked": "WITH w AS (%UPDATE wallets%unique_key = $%",
+              "unlocked_batch": "WITH w AS (%UPDATE wallets%unique_key = ANY(%"}
 
 
 @pytest.fixture(params=list(STATEMENTS))
