@@ -556,10 +556,9 @@ class SqlLedger(LedgerRepository):
         ).scalar_one()
         return -value if value is not None else ZERO
 
-    def allocation_moves(self, agency_org_id: str, principal_org_id: str) -> list[CashMove]:
+    def allocation_moves(self, principal_org_id: str) -> list[CashMove]:
         first = self.conn.execute(select(func.min(L.seq)).where(
-            L.org_id == principal_org_id, L.type == "allocation", L.counterparty_org_id == agency_org_id)
-        ).scalar_one()
+            L.org_id == principal_org_id, L.type == "allocation")).scalar_one()
         if first is None:
             return []
         before = self.conn.execute(select(L.after_cash).where(  # the cash the first one found
@@ -568,8 +567,8 @@ class SqlLedger(LedgerRepository):
             L.org_id == principal_org_id, L.seq >= first).order_by(L.seq))
         moves, cash = [], before if before is not None else ZERO
         for r in rows:
-            by_agency = r.type == "allocation" and r.counterparty_org_id == agency_org_id
-            moves.append(CashMove(change=r.after_cash - cash, cash_after=r.after_cash, by_agency=by_agency))
+            moves.append(CashMove(change=r.after_cash - cash, cash_after=r.after_cash, type=r.type,
+                                  counterparty=r.counterparty_org_id))
             cash = r.after_cash
         return moves
 

@@ -99,7 +99,7 @@ from domain.wallet.model import (
     WithholdingAgreement,
     charge_key,
     statement_lines,
-    unspent_allocation,
+    unspent_allocations,
 )
 from domain.wallet.ports import (
     AgreementRepository,
@@ -897,7 +897,7 @@ class WalletService(WalletBase):
             wallets = tx.lock(agency_org_id, principal_org_id)
             ledger = tx.uow.repo(LedgerRepository)
             net = ledger.allocated_net(agency_org_id, principal_org_id)
-            unspent = unspent_allocation(ledger.allocation_moves(agency_org_id, principal_org_id))
+            unspent = unspent_allocations(ledger.allocation_moves(principal_org_id)).get(agency_org_id, ZERO)
             entry = wallets[agency_org_id].reclaim_from(wallets[principal_org_id], amount, net, tx.now,
                                                         self._actor(caller), note, unspent=unspent)
             return self._finish(tx, caller, entry, agency_org_id, "wallet.reclaim",

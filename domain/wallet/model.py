@@ -1038,24 +1038,76 @@ class CashMove:
 
     change: Decimal  # the line's change of cash (after cash less the line before's)
     cash_after: Decimal
-    by_agency: bool  # an allocation from (or a reclaim by) the reclaiming agency
+    type: str  # the line's entry type
+    counterparty: str | None  # for an allocation line: the agency
 
 
-def unspent_allocation(moves: Iterable[CashMove]) -> Decimal:
-    """What is left unspent of the money an agency allocated to a principal, from the
-    principal's statement lines in order: allocations add to it and reclaims take from it;
-    any other outflow of cash (a charge, a capture, a withdrawal, a deposit, a revoke)
-    spends allocated money first; inflows of the principal's own (recharges, payments
-    received) are its own. It never exceeds the cash there is. So an agency can take back
-    what it gave and was not spent, never what the principal paid in itself."""
-    left = ZERO
+# outflows that give the principal's own money back (a withdrawal refunds its own recharge;
+# a revoke takes back an offline recharge): its own money goes first
+_OWN_OUTFLOWS = frozenset({"refund", "revoke"})
+# outflows whose money may come back (a deposit refunded, a withdrawal that failed)
+_RETURNED = ("deposit", "refund")
+
+
+def unspent_allocations(moves: Iterable[CashMove]) -> dict[str, Decimal]:
+    """What is left unspent of the money each agency allocated to a principal, from the
+    principal's statement lines in order (ADR 0011). An agency's allocations add to its
+    share and its reclaims take from it. A spend (a charge, a capture, a deposit payment)
+    takes the agencies' money first, the earliest allocating agency's first, then the
+    principal's own; a withdrawal or a revoke takes the principal's own money first. Money
+    that comes back (a deposit refunded, a withdrawal that failed) goes back to whoever it
+    came from, oldest first. Any other inflow (a recharge, a payment received) is the
+    principal's own. The shares never exceed the cash. So an agency takes back what it gave
+    and was not spent — never the principal's own, nor another agency's."""
+    shares: dict[str, Decimal] = {}  # in the order the agencies first allocated
+    out: dict[str, list[tuple[str | None, Decimal]]] = {kind: [] for kind in _RETURNED}  # who paid (None: own)
     for move in moves:
-        if move.by_agency:
-            left += move.change
+        own = max(move.cash_after - move.change - sum(shares.values(), ZERO), ZERO)
+        if move.type == "allocation" and move.counterparty is not None:
+            shares[move.counterparty] = max(shares.get(move.counterparty, ZERO) + move.change, ZERO)
         elif move.change < 0:
-            left = max(left + move.change, ZERO)
-        left = min(left, move.cash_after)
-    return max(left, ZERO)
+            paid = _take(shares, own, -move.change, own_first=move.type in _OWN_OUTFLOWS)
+            if move.type in out:
+                out[move.type] += paid
+        elif move.change > 0 and move.type in out:
+            back, sources = move.change, out[move.type]
+            while back > 0 and sources:
+                who, amount = sources.pop(0)
+                given = min(back, amount)
+                if who is not None:
+                    shares[who] = shares.get(who, ZERO) + given
+                back -= given
+                if amount > given:
+                    sources.insert(0, (who, amount - given))
+        excess = sum(shares.values(), ZERO) - move.cash_after
+        for agency in reversed(list(shares)):  # never more than the cash (a safety net)
+            if excess <= 0:
+                break
+            cut = min(excess, shares[agency])
+            shares[agency] -= cut
+            excess -= cut
+    return shares
+
+
+def _take(shares: dict[str, Decimal], own: Decimal, amount: Decimal,
+          *, own_first: bool) -> list[tuple[str | None, Decimal]]:
+    """Take ``amount`` out of the shares (earliest agency first) and the principal's own
+    money, in the order the outflow's kind says; what came from whom."""
+    taken: list[tuple[str | None, Decimal]] = []
+    sources: list[str | None] = [None, *shares] if own_first else [*shares, None]
+    for who in sources:
+        if amount <= 0:
+            break
+        available = own if who is None else shares[who]
+        part = min(amount, available)
+        if part > 0:
+            if who is None:
+                own -= part
+            else:
+                shares[who] -= part
+            taken.append((who, part))
+            amount -= part
+    return taken
 
 
 def _charge_details(kind: str, payees: list[tuple[Wallet, Decimal]], withholding: bool) -> dict[str, str]:

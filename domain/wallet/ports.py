@@ -164,9 +164,9 @@ class LedgerRepository(abc.ABC):
         """Allocated by the agency to the principal minus what it reclaimed."""
 
     @abc.abstractmethod
-    def allocation_moves(self, agency_org_id: str, principal_org_id: str) -> list[CashMove]:
+    def allocation_moves(self, principal_org_id: str) -> list[CashMove]:
         """The principal's statement lines as cash moves, in order, from its first
-        allocation from the agency on (none before it: nothing of the agency's to spend)."""
+        allocation from any agency on (before it no agency's money was there)."""
 
 
 class HoldRepository(abc.ABC):

@@ -1,7 +1,7 @@
-"""What an agency may reclaim from a principal: the allocated money not yet spent. The
-fold over the principal's statement lines (``unspent_allocation``) is held against a model
-that keeps two purses — the agency's money and the principal's own — where every outflow
-spends the agency's purse first."""
+"""What an agency may reclaim from a principal: the money it allocated and was not spent
+(ADR 0011). The fold over the principal's statement lines (``unspent_allocations``) is held
+against purses kept by hand — one per agency and the principal's own — and against the
+cases a review found: several agencies, a deposit paid and refunded, withdrawals."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -9,46 +9,92 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.wallet.model import CashMove, unspent_allocation
+from domain.wallet.model import CashMove, unspent_allocations
 
 D = Decimal
 amounts = st.integers(1, 5_000).map(lambda c: D(c) / 100)
-steps = st.lists(st.tuples(st.sampled_from(["allocate", "reclaim", "own_in", "out"]), amounts), max_size=40)
+steps = st.lists(st.tuples(st.sampled_from(["allocate", "reclaim", "own_in", "spend", "withdraw"]),
+                           st.sampled_from(["A", "B"]), amounts), max_size=40)
 
 
 @given(steps)
-def test_the_fold_over_the_lines_equals_two_purses_that_spend_the_agency_money_first(
-        ops: list[tuple[str, Decimal]]) -> None:
-    agency, own = D(0), D(0)
+def test_the_fold_equals_purses_kept_by_hand(ops: list[tuple[str, str, Decimal]]) -> None:
+    """Spends take the agencies' money first (the first to allocate first), withdrawals
+    the principal's own first; each agency's reclaim only its own purse."""
+    purse: dict[str, Decimal] = {}
+    own = D(0)
     moves: list[CashMove] = []
-    for op, amount in ops:
+    for op, agency, amount in ops:
         if op == "allocate":
-            agency += amount
-            change = amount
-        elif op == "reclaim":
-            amount = min(amount, agency)  # a reclaim never takes more than is unspent
+            purse[agency] = purse.get(agency, D(0)) + amount
+            moves.append(CashMove(amount, sum(purse.values()) + own, "allocation", agency))
+            continue
+        if op == "reclaim":
+            amount = min(amount, purse.get(agency, D(0)))
             if not amount:
                 continue
-            agency -= amount
-            change = -amount
-        elif op == "own_in":
+            purse[agency] -= amount
+            moves.append(CashMove(-amount, sum(purse.values()) + own, "allocation", agency))
+            continue
+        if op == "own_in":
             own += amount
-            change = amount
-        else:  # a charge, a withdrawal ...: the agency's purse first
-            amount = min(amount, agency + own)
-            if not amount:
-                continue
-            from_agency = min(amount, agency)
-            agency, own = agency - from_agency, own - (amount - from_agency)
-            change = -amount
-        moves.append(CashMove(change=change, cash_after=agency + own, by_agency=op in ("allocate", "reclaim")))
-        assert unspent_allocation(moves) == agency
+            moves.append(CashMove(amount, sum(purse.values()) + own, "recharge", None))
+            continue
+        amount = min(amount, sum(purse.values()) + own)
+        if not amount:
+            continue
+        left = amount
+        order = [None, *purse] if op == "withdraw" else [*purse, None]
+        for who in order:
+            part = min(left, own if who is None else purse[who])
+            if who is None:
+                own -= part
+            else:
+                purse[who] -= part
+            left -= part
+        moves.append(CashMove(-amount, sum(purse.values()) + own, "refund" if op == "withdraw" else "charge", None))
+    shares = unspent_allocations(moves)
+    assert {a: v for a, v in shares.items() if v} == {a: v for a, v in purse.items() if v}
+
+
+def line(change: str, after: str, kind: str, agency: str | None = None) -> CashMove:
+    return CashMove(D(change), D(after), kind, agency)
 
 
 def test_the_principal_own_money_is_never_reclaimable() -> None:
-    moves = [CashMove(D("20.00"), D("20.00"), True),  # allocated
-             CashMove(D("-20.00"), D("0.00"), False),  # spent
-             CashMove(D("20.00"), D("20.00"), False)]  # the principal's own recharge
-    assert unspent_allocation(moves) == D("0.00")
-    assert unspent_allocation(moves[:1]) == D("20.00")
-    assert unspent_allocation([]) == D("0.00")
+    moves = [line("20", "20", "allocation", "A"), line("-20", "0", "charge"), line("20", "20", "recharge")]
+    assert unspent_allocations(moves).get("A") == D(0)
+    assert unspent_allocations(moves[:1]) == {"A": D(20)}
+    assert unspent_allocations([]) == {}
+
+
+def test_another_agencys_reclaim_takes_its_own_share_only() -> None:
+    moves = [line("50", "50", "allocation", "A"), line("50", "100", "allocation", "B"),
+             line("-50", "50", "allocation", "B")]  # B takes its 50 back
+    assert unspent_allocations(moves) == {"A": D(50), "B": D(0)}
+
+
+def test_a_spend_takes_the_first_agencys_money_first_and_leaves_the_others() -> None:
+    moves = [line("50", "50", "allocation", "A"), line("50", "100", "allocation", "B"),
+             line("-70", "30", "charge")]
+    assert unspent_allocations(moves) == {"A": D(0), "B": D(30)}
+
+
+def test_a_deposit_refund_goes_back_to_whoever_paid_it() -> None:
+    moves = [line("100", "100", "allocation", "A"), line("-100", "0", "deposit"),  # paid with A's money
+             line("60", "60", "deposit"), line("40", "100", "deposit")]  # refunded in two parts
+    assert unspent_allocations(moves) == {"A": D(100)}
+    own_then_a = [line("30", "30", "recharge"), line("70", "100", "allocation", "A"),
+                  line("-100", "0", "deposit"), line("100", "100", "deposit")]
+    assert unspent_allocations(own_then_a) == {"A": D(70)}  # A's 70 went in first, and comes back to A
+
+
+def test_withdrawals_take_the_principal_own_money_first_and_a_failed_one_returns_it() -> None:
+    moves = [line("100", "100", "recharge"), line("100", "200", "allocation", "A"),
+             line("-60", "140", "refund"),  # the principal withdraws part of its own recharge
+             line("-10", "130", "refund"), line("10", "140", "refund")]  # a withdrawal that failed
+    assert unspent_allocations(moves) == {"A": D(100)}
+    # a failed withdrawal's money goes back where it came from: here partly A's
+    spent_own = [line("20", "20", "recharge"), line("100", "120", "allocation", "A"),
+                 line("-30", "90", "refund"), line("30", "120", "refund")]
+    assert unspent_allocations(spent_own) == {"A": D(100)}
