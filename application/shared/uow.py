@@ -56,7 +56,7 @@ class UnitOfWork(abc.ABC):
         try:
             if not self.committed:
                 self.rollback()
-        finally:  # a failed rollback (a dropped connection) still gives the connection back
+        finally:  # belt and braces: SQLAlchemy already hands back a connection it found dropped
             self.close()
 
     def publish(self, *events: DomainEvent) -> None:

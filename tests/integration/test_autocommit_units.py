@@ -79,3 +79,4 @@ def test_an_autocommit_connection_that_cannot_be_switched_back_is_discarded(
             assert time.monotonic() < deadline, "the connection was not closed"
             admin.rollback()
             time.sleep(0.02)
+

@@ -49,16 +49,24 @@ def owner(p: str) -> Caller:
                   user_id="usr_p")
 
 
-def test_another_agencys_reclaim_leaves_this_agencys_share(container: Any) -> None:
+def principal_of(container: Any, *allocations: str) -> tuple[WalletService, str, list[str]]:
+    """A merchant and one related agency per amount (funded with 100.00), each allocating
+    its amount to the merchant in that order; amounts of "0" allocate nothing."""
     w, rch = container.get(WalletService), container.get(RechargeService)
-    a, b = org(container, "Agency A", ["agency"]), org(container, "Agency B", ["agency"])
     p = org(container, "Merchant P", ["merchant", "customer"])
-    relate(container, a, p)
-    relate(container, b, p)
-    rch.recharge(FINANCE, a, D("100.00"), "offline", "prepaid")
-    rch.recharge(FINANCE, b, D("100.00"), "offline", "prepaid")
-    w.allocate(agency_caller(a), a, p, D("50.00"))
-    w.allocate(agency_caller(b), b, p, D("50.00"))
+    agencies = []
+    for i, amount in enumerate(allocations):
+        a = org(container, f"Agency {'AB'[i]}", ["agency"])
+        relate(container, a, p)
+        rch.recharge(FINANCE, a, D("100.00"), "offline", "prepaid")
+        if D(amount):
+            w.allocate(agency_caller(a), a, p, D(amount))
+        agencies.append(a)
+    return w, p, agencies
+
+
+def test_another_agencys_reclaim_leaves_this_agencys_share(container: Any) -> None:
+    w, p, (a, b) = principal_of(container, "50.00", "50.00")
     w.reclaim(agency_caller(b), b, p, D("50.00"))  # B takes its own 50 back
     assert w.wallet(ADMIN, p).figures.cash == D("50.00")  # every cent left is A's allocation
     assert w.reclaim(agency_caller(a), a, p, D("50.00")).entry.amount == D("50.00")  # A's 50, never spent
@@ -66,12 +74,7 @@ def test_another_agencys_reclaim_leaves_this_agencys_share(container: Any) -> No
 
 
 def test_a_deposit_paid_with_allocated_money_and_refunded_is_the_agencys_again(container: Any) -> None:
-    w, rch = container.get(WalletService), container.get(RechargeService)
-    a = org(container, "Agency A", ["agency"])
-    p = org(container, "Merchant P", ["merchant", "customer"])
-    relate(container, a, p)
-    rch.recharge(FINANCE, a, D("100.00"), "offline", "prepaid")
-    w.allocate(agency_caller(a), a, p, D("100.00"))
+    w, p, (a,) = principal_of(container, "100.00")
     w.set_deposit_due(ADMIN, p, D("100.00"))
     w.pay_deposit(owner(p), p, D("100.00"))  # paid with A's money (spent first)
     w.refund_deposit(ADMIN, p, D("100.00"))  # and it goes back to A's share
@@ -80,10 +83,8 @@ def test_a_deposit_paid_with_allocated_money_and_refunded_is_the_agencys_again(c
 
 
 def test_an_external_wallet_reclaim_matches_its_own_key(container: Any) -> None:
-    w, rch = container.get(WalletService), container.get(RechargeService)
-    a = org(container, "Agency A", ["agency"])
-    p = org(container, "Merchant P", ["merchant", "customer"])
-    relate(container, a, p)
+    w, p, (a,) = principal_of(container, "0")
+    rch = container.get(RechargeService)
     rch.recharge(FINANCE, a + "~external", D("100.00"), "offline", "prepaid")
     w.allocate(agency_caller(a), a + "~external", p, D("40.00"))
     r = w.reclaim(agency_caller(a), a + "~external", p + "~external", D("40.00"))
@@ -96,15 +97,7 @@ def test_an_external_wallet_reclaim_matches_its_own_key(container: Any) -> None:
 
 
 def test_a_spend_across_two_agencies_takes_the_first_agencys_share_first(container: Any) -> None:
-    w, rch = container.get(WalletService), container.get(RechargeService)
-    a, b = org(container, "Agency A", ["agency"]), org(container, "Agency B", ["agency"])
-    p = org(container, "Merchant P", ["merchant", "customer"])
-    relate(container, a, p)
-    relate(container, b, p)
-    rch.recharge(FINANCE, a, D("100.00"), "offline", "prepaid")
-    rch.recharge(FINANCE, b, D("100.00"), "offline", "prepaid")
-    w.allocate(agency_caller(a), a, p, D("50.00"))
-    w.allocate(agency_caller(b), b, p, D("50.00"))
+    w, p, (a, b) = principal_of(container, "50.00", "50.00")
     w.charge(owner(p), p, D("50.00"), "order-1")  # spends 50 of the 100 allocated
     assert w.wallet(ADMIN, p).figures.cash == D("50.00")  # 50 of agency money left, none of P's own
     with pytest.raises(ReclaimExceedsAllocated) as spent:  # A allocated first: its 50 was spent
