@@ -635,6 +635,8 @@ wallet_holds = Table(
     Index("ix_wallet_holds_active_expiry", "expires_at",
           postgresql_where=sql_text("status = 'active'"), sqlite_where=sql_text("status = 'active'")),
     Index("ix_wallet_holds_org_created", "org_id", "created_at"),
+    Index("ix_wallet_holds_active_org_expiry", "org_id", "expires_at",
+          postgresql_where=sql_text("status = 'active'"), sqlite_where=sql_text("status = 'active'")),
 )
 
 wallet_recharges = Table(

@@ -611,6 +611,11 @@ class SqlHolds(HoldRepository):
                                  .order_by(H.expires_at, H.id).limit(limit))
         return [self._hold(r) for r in rows]
 
+    def expired_of(self, org_id: str, now: datetime) -> list[Hold]:
+        rows = self.conn.execute(select(t.wallet_holds).where(H.org_id == org_id, H.status == "active",
+                                                              H.expires_at <= now).order_by(H.expires_at, H.id))
+        return [self._hold(r) for r in rows]
+
     def list(self, org_id: str, status: str | None, offset: int, limit: int) -> tuple[list[Hold], int]:
         conds: list[Any] = [H.org_id == org_id]
         if status:

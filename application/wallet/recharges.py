@@ -185,7 +185,7 @@ class RechargeService(WalletBase):
             recharge = repo.get(recharge_id)
             if recharge is None or recharge.org_id != org_id:
                 raise errors.RechargeNotFound("no such recharge")
-            entry = wallet.revoke_recharge(recharge, tx.now, self._actor(caller), note)
+            entry = tx.spending(org_id, lambda: wallet.revoke_recharge(recharge, tx.now, self._actor(caller), note))
             if not tx.write(entry):  # pragma: no cover - the recharge's status guards this
                 raise errors.NotRevocable("this recharge was already revoked", code="already_revoked")
             repo.save(recharge)
@@ -310,7 +310,8 @@ class RechargeService(WalletBase):
                     raise errors.RechargeNotFound("no such recharge")
                 raise errors.NotRefundable(f"no single online recharge has {amount} left to refund; "
                                            "name one with recharge_id")
-            withdrawal, entry = wallet.request_withdrawal(recharge, amount, tx.now, self._actor(caller), reason)
+            withdrawal, entry = tx.spending(org_id, lambda: wallet.request_withdrawal(recharge, amount, tx.now,
+                                                                                      self._actor(caller), reason))
             tx.write(entry)
             repo.save(recharge)
             tx.uow.repo(WithdrawalRepository).add(withdrawal)

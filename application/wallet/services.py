@@ -304,6 +304,34 @@ class Ledger:
         for wallet in changed:
             self._versions[wallet.org_id] = wallet.version
 
+    def release_expired_holds(self, org_id: str) -> int:
+        """Release the wallet's holds whose expiry has passed, as the hold-expiry job would
+        (the same entries, dated now): money no hold reserves any more is spendable before
+        the job comes round. The number released; written with this transaction."""
+        wallet = self.wallets[org_id]
+        if wallet.held <= 0:
+            return 0
+        repo = self.uow.repo(HoldRepository)
+        due = repo.expired_of(org_id, self.now)
+        for hold in due:
+            self.stage(wallet.release(hold, self.now, expired=True))
+        self.flush()
+        for hold in due:
+            repo.save(hold)
+        return len(due)
+
+    def spending(self, org_id: str, decide: Callable[[], T]) -> T:
+        """``decide()`` a spend from ``org_id``'s wallet (locked); if it is refused for
+        insufficient funds while expired holds still reserve money there, release them and
+        decide once more. Nothing is released when the spend is refused either way (the
+        transaction is not committed)."""
+        try:
+            return decide()
+        except (errors.InsufficientFunds, errors.RevokeNotCovered):
+            if not self.release_expired_holds(org_id):
+                raise
+        return decide()
+
     def save(self) -> None:
         """Write what ``write`` did not (figures changed without an entry, coupon grants)
         and publish the wallets' events."""
@@ -599,7 +627,7 @@ class WalletService(WalletBase):
         def command(tx: Ledger) -> EntryResult:
             wallets = tx.lock(c.org_id, *(p for p, _ in c.payees))
             try:
-                entry = self._decide_charge(c, wallets, tx.now)
+                entry = tx.spending(c.org_id, lambda: self._decide_charge(c, wallets, tx.now))
             except DomainError:
                 replay = self._replay(tx.uow, c)
                 if replay is not None:
@@ -645,7 +673,7 @@ class WalletService(WalletBase):
                     out.append(None)  # a repeat: answered below, once the first is written
                     continue
                 try:
-                    entry = self._decide_charge(c, wallets, tx.now)
+                    entry = tx.spending(c.org_id, lambda c=c: self._decide_charge(c, wallets, tx.now))
                 except DomainError as refused:
                     out.append(refused)
                     continue
@@ -754,8 +782,8 @@ class WalletService(WalletBase):
         def command(tx: Ledger) -> HoldResult:
             wallet = tx.lock(org_id)[org_id]
             try:
-                hold, entry = wallet.place_hold(amount, reference, expires_at, tx.now, actor, coupon_kind,
-                                                withholding=mode)
+                hold, entry = tx.spending(org_id, lambda: wallet.place_hold(amount, reference, expires_at, tx.now,
+                                                                            actor, coupon_kind, withholding=mode))
             except DomainError:
                 replay = self._replay_hold(tx.uow, org_id, reference, amount, coupon_kind)
                 if replay is not None:
@@ -809,8 +837,9 @@ class WalletService(WalletBase):
             wallets = tx.lock(org_id, *(p for p, _ in payee_list))
             hold = tx.uow.repo(HoldRepository).get(hold_id)  # re-read under the wallet's lock
             assert hold is not None
-            entry = wallets[org_id].capture(hold, tx.now, amount, payees=[(wallets[p], a) for p, a in payee_list],
-                                            tz=self.clock.tz, actor_id=actor)
+            entry = tx.spending(org_id, lambda: wallets[org_id].capture(
+                hold, tx.now, amount, payees=[(wallets[p], a) for p, a in payee_list], tz=self.clock.tz,
+                actor_id=actor))
             if not tx.write(entry):  # pragma: no cover - the hold's status guards this
                 raise errors.HoldNotActive("hold already settled")
             tx.uow.repo(HoldRepository).save(hold)
@@ -879,8 +908,8 @@ class WalletService(WalletBase):
 
         def command(tx: Ledger) -> EntryResult:
             wallets = tx.lock(agency_org_id, principal_org_id)
-            entry = wallets[agency_org_id].allocate_to(wallets[principal_org_id], amount, tx.now,
-                                                       self._actor(caller), note)
+            entry = tx.spending(agency_org_id, lambda: wallets[agency_org_id].allocate_to(
+                wallets[principal_org_id], amount, tx.now, self._actor(caller), note))
             return self._finish(tx, caller, entry, agency_org_id, "wallet.allocate",
                                 f"allocated {amount} to {principal_org_id}")
 
@@ -898,8 +927,8 @@ class WalletService(WalletBase):
             ledger = tx.uow.repo(LedgerRepository)
             net = ledger.allocated_net(agency_org_id, principal_org_id)
             unspent = unspent_allocations(ledger.allocation_moves(principal_org_id)).get(agency_org_id, ZERO)
-            entry = wallets[agency_org_id].reclaim_from(wallets[principal_org_id], amount, net, tx.now,
-                                                        self._actor(caller), note, unspent=unspent)
+            entry = tx.spending(principal_org_id, lambda: wallets[agency_org_id].reclaim_from(
+                wallets[principal_org_id], amount, net, tx.now, self._actor(caller), note, unspent=unspent))
             return self._finish(tx, caller, entry, agency_org_id, "wallet.reclaim",
                                 f"reclaimed {amount} from {principal_org_id}")
 
@@ -937,9 +966,9 @@ class WalletService(WalletBase):
 
         def command(tx: Ledger) -> EntryResult:
             wallets = tx.lock(org_id, *([funder_id] if funder_id else []))
-            grant, entry = wallets[org_id].grant_coupon(kind, amount, expires_at, tx.now,
-                                                        wallets[funder_id] if funder_id else None,
-                                                        self._actor(caller), note)
+            grant, entry = tx.spending(funder_id or org_id, lambda: wallets[org_id].grant_coupon(
+                kind, amount, expires_at, tx.now, wallets[funder_id] if funder_id else None, self._actor(caller),
+                note))
             holder.append(grant)
             return self._finish(tx, caller, entry, org_id, "wallet.coupon_grant",
                                 f"granted a {kind} coupon of {amount} to {org_id}, expiring {expires_at.isoformat()}")
@@ -983,7 +1012,7 @@ class WalletService(WalletBase):
 
         def command(tx: Ledger) -> EntryResult:
             wallet = tx.lock(org_id)[org_id]
-            entry = wallet.pay_deposit(amount, tx.now, self._actor(caller))
+            entry = tx.spending(org_id, lambda: wallet.pay_deposit(amount, tx.now, self._actor(caller)))
             return self._finish(tx, caller, entry, org_id, "wallet.deposit_pay", f"paid deposit {entry.amount}")
 
         return self._run(command)

@@ -187,6 +187,10 @@ class HoldRepository(abc.ABC):
         """Active holds whose expiry has passed."""
 
     @abc.abstractmethod
+    def expired_of(self, org_id: str, now: datetime) -> list[Hold]:
+        """One wallet's active holds whose expiry has passed, soonest expiry first."""
+
+    @abc.abstractmethod
     def list(self, org_id: str, status: str | None, offset: int, limit: int) -> tuple[list[Hold], int]: ...
 
 
