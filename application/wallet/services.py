@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -517,7 +518,11 @@ class WalletService(WalletBase):
                 wallet = Wallet(org_id=org_id, created_at=now)
             if at is None or at >= now:
                 day = self.clock.local(now).date()
-                return WalletView(org_id=org_id, at=now, figures=wallet.figures(now),
+                figures = wallet.figures(now)
+                if wallet.held > 0:  # like a lapsed coupon, an expired hold counts no more (ADR 0012)
+                    lapsed = sum((h.remaining for h in uow.repo(HoldRepository).expired_of(org_id, now)), ZERO)
+                    figures = dataclasses.replace(figures, held=figures.held - lapsed)
+                return WalletView(org_id=org_id, at=now, figures=figures,
                                   grants=sorted((g for g in wallet.grants if g.usable(now)),
                                                 key=CouponGrant.sort_key),
                                   daily_budget=wallet.daily_budget, spent_today=wallet.spent_on(day),
@@ -673,7 +678,7 @@ class WalletService(WalletBase):
                     out.append(None)  # a repeat: answered below, once the first is written
                     continue
                 try:
-                    entry = tx.spending(c.org_id, lambda c=c: self._decide_charge(c, wallets, tx.now))
+                    entry = tx.spending(c.org_id, functools.partial(self._decide_charge, c, wallets, tx.now))
                 except DomainError as refused:
                     out.append(refused)
                     continue

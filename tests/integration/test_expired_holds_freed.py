@@ -50,10 +50,15 @@ def test_a_charge_at_the_holds_expiry_spends_what_it_held(container: Any) -> Non
     org, hold_id, expiry, wallets = funded_with_a_hold(container)
     caller = api_key_caller(org)
     with freeze_time(expiry - SECOND):
+        assert (wallets.wallet(ADMIN, org).figures.held, wallets.wallet(ADMIN, org).figures.available) == (
+            Decimal("80.00"), Decimal("20.00"))
         with pytest.raises(InsufficientFunds):
             wallets.charge(caller, org, Decimal("30.00"), "order-2")
         assert wallets.get_hold(ADMIN, hold_id).status == "active"
     with freeze_time(expiry):
+        # what the wallet shows before anything releases the hold: like a lapsed coupon, it counts no more
+        assert (wallets.wallet(ADMIN, org).figures.held, wallets.wallet(ADMIN, org).figures.available) == (
+            Decimal("0.00"), Decimal("100.00"))
         result = wallets.charge(caller, org, Decimal("30.00"), "order-2")
         assert result.entry.amount == Decimal("30.00")
         hold = wallets.get_hold(ADMIN, hold_id)
