@@ -964,6 +964,9 @@ class WalletService(WalletBase):
         else:
             with self.uow_factory() as uow:
                 if "agency" not in caller.org_kinds or not self._principal_of(uow, caller.org_id, org_id):
+                    if caller.can_see_org(org_id):  # its own wallet: it exists, the grant is not theirs to make
+                        raise Forbidden("coupons are granted by the platform, or by an agency to its principals",
+                                        code="permission_denied", details={"permission": "wallet.coupons.grant"})
                     raise errors.WalletNotFound("no such wallet")
                 caller.require("wallet.allocate")
             funder_id = caller.org_id

@@ -543,7 +543,11 @@ def test_coupons_are_granted_by_the_platform_or_an_agency_to_its_principal(world
     assert r.status_code == 201 and r.get_json()["granted_by"] == "platform"
     assert r.get_json()["entry"]["type"] == "coupon_change"
     r = c.api.post(url(c.org_id, "/coupons"), json=body)
-    assert r.status_code == 404  # a customer grants nothing, not even to itself
+    # a customer grants nothing, not even to itself: its own wallet exists, so 403, not 404
+    assert (r.status_code, err(r), r.get_json()["error"]["details"]) == (
+        403, "permission_denied", {"permission": "wallet.coupons.grant"})
+    r = a.api.post(url(a.org_id, "/coupons"), json=body)
+    assert (r.status_code, err(r)) == (403, "permission_denied")  # nor an agency to itself
     r = a.api.post(url(m.org_id, "/coupons"), json=body)
     assert r.status_code == 409 and err(r) == "insufficient_funds"  # the agency pays for its red packets
     world.offline(a.org_id, "100.00")
