@@ -202,7 +202,8 @@ class RechargeService(WalletBase):
 
     def handle_notification(self, channel: str, params: Mapping[str, str]) -> NotificationResult:
         """A gateway's notification. Bad signature / unknown trade -> BadNotification (400)
-        and nothing credited; an amount mismatch is flagged and refused (AmountMismatch)."""
+        and nothing credited; an amount or trade that does not match the recharge is flagged and
+        refused (AmountMismatch, TradeMismatch)."""
         if channel not in ONLINE_CHANNELS:
             raise NotFound(f"unknown payment channel {channel!r}", code="payment_channel_not_found")
         try:
@@ -244,7 +245,7 @@ class RechargeService(WalletBase):
             assert recharge is not None
             try:
                 entry = wallet.credit_recharge(recharge, amount, gateway_trade_no, tx.now)
-            except errors.AmountMismatch as exc:
+            except errors.PaymentMismatch as exc:
                 repo.save(recharge)  # the flag is kept although the credit is refused
                 tx.save()
                 tx.uow.commit()
@@ -281,7 +282,7 @@ class RechargeService(WalletBase):
                 try:
                     credited += self._credit(recharge.id, recharge.org_id, status.amount,
                                              status.gateway_trade_no).credited
-                except errors.AmountMismatch:
+                except errors.PaymentMismatch:
                     flagged += 1
             elif status.status == "failed":
                 failed += self._fail(recharge.id, "gateway query: payment failed").status == "failed"

@@ -34,10 +34,24 @@ class NotRevocable(Conflict):
     code = "not_revocable"
 
 
-class AmountMismatch(Conflict):
+class PaymentMismatch(Conflict):
+    """A verified payment notification that does not match its recharge: refused and flagged."""
+
+    code = "payment_mismatch"
+
+
+class AmountMismatch(PaymentMismatch):
     """A payment notification's amount differs from the recharge: refused and flagged."""
 
     code = "amount_mismatch"
+
+
+class TradeMismatch(PaymentMismatch):
+    """A payment notification names another gateway trade than the one the recharge is
+    bound to (the gateway's payment id, known when the payment was created or credited):
+    refused and flagged."""
+
+    code = "trade_mismatch"
 
 
 class InvalidRechargeStatus(Conflict):

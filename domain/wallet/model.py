@@ -547,20 +547,37 @@ class Wallet:
         once: a repeat returns None. A different amount is refused and flagged."""
         if recharge.org_id != self.org_id:
             raise errors.RechargeNotFound("no such recharge")
+        bound = recharge.gateway_trade_no
+        # the gateway speaks of another payment than the one this recharge was created or
+        # credited with: a second payment of one order, or the gateway's mistake
+        other_trade = bool(gateway_trade_no and bound and gateway_trade_no != bound)
         if recharge.status == "paid":
+            if other_trade:
+                raise self._flag(recharge, errors.TradeMismatch(
+                    f"trade mismatch: gateway says trade {gateway_trade_no}, recharge was credited with {bound} "
+                    "(a second payment of the order?)", details={"expected": bound, "notified": gateway_trade_no}))
             return None
         if recharge.status not in ("pending", "failed") or not recharge.online:
             raise errors.InvalidRechargeStatus(f"recharge is {recharge.status}")
         if paid_amount != recharge.amount:
-            reason = f"amount mismatch: gateway says {paid_amount}, recharge is {recharge.amount}"
-            if recharge.flag != reason:
-                recharge.flag = reason
-                self.events.append(RechargeFlagged(org_id=self.org_id, recharge_id=recharge.id,
-                                                   channel=recharge.channel, reason=reason))
-            raise errors.AmountMismatch(reason, details={"expected": str(recharge.amount),
-                                                         "notified": str(paid_amount)})
-        recharge.gateway_trade_no = gateway_trade_no or recharge.gateway_trade_no
+            raise self._flag(recharge, errors.AmountMismatch(
+                f"amount mismatch: gateway says {paid_amount}, recharge is {recharge.amount}",
+                details={"expected": str(recharge.amount), "notified": str(paid_amount)}))
+        if other_trade:
+            raise self._flag(recharge, errors.TradeMismatch(
+                f"trade mismatch: gateway says trade {gateway_trade_no}, recharge is bound to {bound}",
+                details={"expected": bound, "notified": gateway_trade_no}))
+        recharge.gateway_trade_no = gateway_trade_no or bound
         return self._credit(recharge, now, None)
+
+    def _flag(self, recharge: Recharge, refusal: errors.PaymentMismatch) -> errors.PaymentMismatch:
+        """Flag ``recharge`` for platform finance with the refusal's reason (once per
+        reason: a gateway retrying the same notification does not flag it again)."""
+        if recharge.flag != refusal.message:
+            recharge.flag = refusal.message
+            self.events.append(RechargeFlagged(org_id=self.org_id, recharge_id=recharge.id,
+                                               channel=recharge.channel, reason=refusal.message))
+        return refusal
 
     def revoke_recharge(self, recharge: Recharge, now: datetime, actor_id: str | None = None,
                         note: str | None = None) -> JournalEntry:

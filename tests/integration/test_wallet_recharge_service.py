@@ -93,7 +93,7 @@ def test_reconciliation_flags_a_mismatch_and_gives_up_on_unknown_trades(containe
     wrong = svc.recharge(owner(org), org, D("30.00"), "sandbox").recharge
     never = svc.recharge(owner(org), org, D("40.00"), "sandbox").recharge
     late = svc.recharge(owner(org), org, D("50.00"), "sandbox").recharge
-    gateway.statuses[wrong.id] = PaymentStatus(wrong.id, "paid", D("3.00"), "gw")
+    gateway.statuses[wrong.id] = PaymentStatus(wrong.id, "paid", D("3.00"), f"gw-{wrong.id}")
     gateway.statuses[late.id] = PaymentStatus(late.id, "pending")
     with freeze_time(started + timedelta(minutes=11)):
         report = svc.reconcile()
@@ -101,7 +101,7 @@ def test_reconciliation_flags_a_mismatch_and_gives_up_on_unknown_trades(containe
     assert "amount mismatch" in (svc.get_recharge(owner(org), org, wrong.id).flag or "")
     with pytest.raises(AmountMismatch):
         svc.handle_notification("sandbox", {"out_trade_no": wrong.id, "amount": "3.00", "sig": "ok"})
-    gateway.statuses[late.id] = PaymentStatus(late.id, "paid", D("50.00"), "gw")
+    gateway.statuses[late.id] = PaymentStatus(late.id, "paid", D("50.00"), f"gw-{late.id}")
     with freeze_time(started + timedelta(days=2, minutes=1)):
         report = svc.reconcile()
     assert (report.credited, report.failed) == (1, 1)  # the late one paid; the unknown one given up

@@ -26,7 +26,7 @@ from application.wallet import (
 )
 from application.wallet.visibility import shown_details, shown_entry, shown_refusal
 from domain.shared.errors import DomainError
-from domain.wallet.errors import AmountMismatch, DailyBudgetExceeded, InsufficientFunds
+from domain.wallet.errors import DailyBudgetExceeded, InsufficientFunds, PaymentMismatch
 from domain.wallet.model import Figures, Hold, Recharge, StatementLine, Withdrawal
 from domain.wallet.ports import ConsumptionRow, LineFilter
 from entrypoints.http.api import (
@@ -251,7 +251,7 @@ def payment_notify(channel: str) -> Any:
     svc = recharges()
     try:
         svc.handle_notification(channel, params)
-    except AmountMismatch as exc:
+    except PaymentMismatch as exc:
         return jsonify(error_body(exc.code, exc.message, exc.details)), 400
     text, mimetype = svc.gateways.get(channel).ack()
     return current_app.response_class(text, status=200, mimetype=mimetype.split(";")[0])

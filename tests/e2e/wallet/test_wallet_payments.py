@@ -1,7 +1,7 @@
 """Online recharge through the real sandbox gateway: its signed notifications reach our
 notify endpoint through the test client, exactly as over HTTP. A repeated notification
-credits once; a bad signature is refused (400) and credits nothing; an amount mismatch
-is refused and flagged; a lost notification is recovered by the reconciliation job;
+credits once; a bad signature is refused (400) and credits nothing; an amount or trade
+mismatch is refused and flagged; a lost notification is recovered by the reconciliation job;
 refunds settle through the gateway, and a failed refund returns the money."""
 from __future__ import annotations
 
@@ -111,6 +111,39 @@ def test_an_amount_mismatch_is_refused_and_flagged(world: World, gateway: Sandbo
     r = world.client.post("/api/v1/payments/sandbox/notify", data=params)  # again: still refused
     assert r.status_code == 400 and cash(world) == "0.00"
     assert len(world.finance.get("/api/v1/me/messages").get_json()["items"]) == 1  # flagged once
+
+
+def forged(world: World, recharge_id: str, trade_no: str, amount: str) -> dict[str, str]:
+    """A notification signed with the gateway's real key (a gateway mistake, or a leaked key)."""
+    params = {"out_trade_no": recharge_id, "trade_no": trade_no, "total_amount": amount,
+              "trade_status": "TRADE_SUCCESS", "notify_id": f"n-{trade_no}", "notify_time": "2026-01-01 00:00:00",
+              "sign_type": "HMAC-SHA256"}
+    params["sign"] = sign(params, sandbox_secret(world.container.get(Settings).secret_key))
+    return params
+
+
+def test_a_notification_of_another_trade_is_refused_and_flagged(world: World, gateway: SandboxGateway) -> None:
+    rec = start(world)
+    payment_id = rec["payment_url"].rstrip("/").rsplit("/", 1)[1]
+    r = world.client.post("/api/v1/payments/sandbox/notify", data=forged(world, rec["id"], "sbx_other", "50.00"))
+    assert (r.status_code, err(r)) == (400, "trade_mismatch")
+    assert r.get_json()["error"]["details"] == {"expected": payment_id, "notified": "sbx_other"}
+    assert recharge_of(world, rec["id"])["status"] == "pending" and "trade mismatch" in recharge_of(
+        world, rec["id"])["flag"]
+    assert cash(world) == "0.00"
+    assert pay(world, rec)["delivered"] == 1  # the payment the recharge was created with credits it
+    assert cash(world) == "50.00"
+    # once credited, a notification of a second payment of the same order credits nothing and
+    # is flagged for finance (who refund it); the same payment's repeat is still acknowledged
+    r = world.client.post("/api/v1/payments/sandbox/notify", data=forged(world, rec["id"], "sbx_second", "50.00"))
+    assert (r.status_code, err(r)) == (400, "trade_mismatch")
+    got = recharge_of(world, rec["id"])
+    assert got["status"] == "paid" and "sbx_second" in got["flag"] and "second payment" in got["flag"]
+    r = world.client.post("/api/v1/payments/sandbox/notify", data=forged(world, rec["id"], payment_id, "50.00"))
+    assert r.status_code == 200
+    assert cash(world) == "50.00" and len(recharge_entries(world)) == 1
+    titles = [m["title"] for m in world.finance.get("/api/v1/me/messages").get_json()["items"]]
+    assert titles == [f"Recharge {rec['id']} needs a look"] * 2  # one per reason
 
 
 def test_a_lost_notification_is_recovered_by_the_reconciliation_job(world: World, gateway: SandboxGateway) -> None:

@@ -303,6 +303,24 @@ def test_a_notification_with_another_amount_is_refused_and_flagged() -> None:
     assert w.cash == 0 and [type(e) for e in w.events] == [RechargeFlagged]
 
 
+def test_a_notification_of_another_gateway_trade_is_refused_and_flagged() -> None:
+    w = wallet()
+    recharge = Recharge.online_intent("org_a", "sandbox", D("100.00"), None, NOW, "usr")
+    with pytest.raises(errors.AmountMismatch):  # no trade bound yet: only the amount is checked
+        w.credit_recharge(recharge, D("1.00"), "gw-9", NOW)
+    recharge.gateway_trade_no = "gw-1"  # the gateway named its payment when it was created
+    with pytest.raises(errors.TradeMismatch) as refused:
+        w.credit_recharge(recharge, D("100.00"), "gw-2", NOW)
+    assert refused.value.details == {"expected": "gw-1", "notified": "gw-2"}
+    assert recharge.status == "pending" and "trade mismatch" in (recharge.flag or "") and w.cash == 0
+    assert w.credit_recharge(recharge, D("100.00"), None, NOW) is not None  # a query without a trade no
+    assert w.cash == D("100.00") and recharge.gateway_trade_no == "gw-1"
+    with pytest.raises(errors.TradeMismatch):  # a second payment of a credited order
+        w.credit_recharge(recharge, D("100.00"), "gw-3", NOW)
+    assert w.credit_recharge(recharge, D("100.00"), "gw-1", NOW) is None and w.cash == D("100.00")
+    assert [type(e) for e in w.events].count(RechargeFlagged) == 3
+
+
 def test_offline_recharge_is_revoked_once_and_only_while_covered() -> None:
     w = wallet()
     recharge, _ = w.offline_recharge(D("100.00"), "bank slip 42", NOW)
