@@ -1,13 +1,14 @@
 """Platform bootstrap: the first platform admin and the demo data set."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from injector import inject
 
 from application.shared.audit import record
 from application.shared.clock import Clock
-from application.shared.uow import UnitOfWorkFactory
+from application.shared.uow import UnitOfWork, UnitOfWorkFactory
 from domain.identity.errors import LoginTaken
 from domain.identity.model import Organization, User, check_password_strength
 from domain.identity.ports import OrganizationRepository, PasswordHasher, UserRepository
@@ -31,13 +32,7 @@ class PlatformSetup:
             orgs, users = uow.repo(OrganizationRepository), uow.repo(UserRepository)
             if users.login_taken(login):
                 raise LoginTaken(f"login {login!r} already exists")
-            found, _ = orgs.list(kind="platform", name=None, ids=None, offset=0, limit=1)
-            if found:
-                org = found[0]
-            else:
-                org = Organization.create(org_name, ["platform"], now)
-                orgs.add(org)
-                uow.publish(*org.events)
+            org = self._the_platform(uow, orgs, org_name, now)
             user = User.create(org, login, name, phone, None, ["platform_admin"], self.hasher.hash(password), now,
                                must_change_password=False)
             users.add(user)
@@ -46,6 +41,18 @@ class PlatformSetup:
                    org_id=org.id)
             uow.commit()
         return user
+
+    @staticmethod
+    def _the_platform(uow: UnitOfWork, orgs: OrganizationRepository, name: str, now: datetime) -> Organization:
+        """The platform organisation: there is one, made by whichever comes first of
+        ``agora admin create`` and ``agora demo``."""
+        found, _ = orgs.list(kind="platform", name=None, ids=None, offset=0, limit=1)
+        if found:
+            return found[0]
+        org = Organization.create(name, ["platform"], now)
+        orgs.add(org)
+        uow.publish(*org.events)
+        return org
 
     def load_demo(self) -> dict[str, Any]:
         """A platform, a vendor (also a provider), a provider, a customer, an agency and a merchant."""
@@ -65,13 +72,17 @@ class PlatformSetup:
                 if users.login_taken(login):
                     created["users"].append({"login": login, "status": "exists"})
                     continue
-                org = Organization.create(org_name, kinds, now)
-                orgs.add(org)
+                if kinds == ["platform"]:
+                    org = self._the_platform(uow, orgs, org_name, now)
+                else:
+                    org = Organization.create(org_name, kinds, now)
+                    orgs.add(org)
+                    uow.publish(*org.events)
                 user = User.create(org, login, f"{org_name} admin", None, None,
                                    list(dict.fromkeys([*admin_roles_for(org.kinds), *roles])),
                                    self.hasher.hash(DEMO_PASSWORD), now, must_change_password=False)
                 users.add(user)
-                uow.publish(*org.events, *user.events)
-                created["users"].append({"login": login, "org_id": org.id, "org": org_name})
+                uow.publish(*user.events)
+                created["users"].append({"login": login, "org_id": org.id, "org": org.name})
             uow.commit()
         return created

@@ -1,0 +1,42 @@
+"""The platform bootstrap (`agora admin create`, `agora demo`): one platform organisation,
+whichever runs first, and the demo is idempotent."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from application.platform import PlatformSetup
+from application.shared.uow import UnitOfWorkFactory
+from domain.identity.ports import OrganizationRepository, UserRepository
+
+
+def platform_org_ids(container: Any) -> list[str]:
+    with container.get(UnitOfWorkFactory)() as uow:
+        found, total = uow.repo(OrganizationRepository).list(kind="platform", name=None, ids=None, offset=0,
+                                                              limit=10)
+    assert total == len(found)
+    return [o.id for o in found]
+
+
+def org_of(container: Any, login: str) -> str:
+    with container.get(UnitOfWorkFactory)() as uow:
+        user = uow.repo(UserRepository).by_login_or_phone(login)
+    assert user is not None
+    return str(user.org_id)
+
+
+@pytest.mark.parametrize("admin_first", [True, False], ids=["admin-then-demo", "demo-then-admin"])
+def test_there_is_one_platform_organisation_whichever_comes_first(container: Any, admin_first: bool) -> None:
+    setup = container.get(PlatformSetup)
+    if admin_first:
+        setup.create_platform_admin("root", "Sup3rsecret")
+    first = setup.load_demo()
+    if not admin_first:
+        setup.create_platform_admin("root", "Sup3rsecret")
+    platforms = platform_org_ids(container)
+    assert len(platforms) == 1
+    assert org_of(container, "root") == org_of(container, "demo-platform") == platforms[0]
+    assert len({u["org_id"] for u in first["users"]}) == 6  # the other five are organisations of their own
+    again = setup.load_demo()
+    assert [u["status"] for u in again["users"]] == ["exists"] * 6 and platform_org_ids(container) == platforms
