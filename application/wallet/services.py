@@ -1187,7 +1187,9 @@ class WalletService(WalletBase):
         return done
 
     def sweep_low_balance(self, batch: int = 200) -> int:
-        """Re-evaluate alert thresholds (time alone can lower ``available``: coupons expire)."""
+        """Re-evaluate alert thresholds (time alone moves ``available``: coupons lapse, holds
+        expire). A wallet's expired holds are released first, as a spend would (ADR 0012):
+        money only an expired hold reserves is not missing."""
         after: str | None = None
         changed = 0
         while True:
@@ -1196,12 +1198,16 @@ class WalletService(WalletBase):
             for org_id in ids:
                 def command(tx: Ledger, org_id: str = org_id) -> int:
                     wallet = tx.lock(org_id)[org_id]
-                    if not wallet.evaluate_low_balance(tx.now):
+                    before = wallet.low_balance_alerted
+                    released = tx.release_expired_holds(org_id)  # their entries re-evaluate the alert
+                    alerted = wallet.evaluate_low_balance(tx.now)
+                    if not (released or alerted):
                         return 0
-                    wallet.version += 1
+                    if alerted:
+                        wallet.version += 1
                     tx.save()
                     tx.uow.commit()
-                    return 1
+                    return int(wallet.low_balance_alerted != before)
 
                 changed += self._run(command)
             if len(ids) < batch:

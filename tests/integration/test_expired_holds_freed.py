@@ -125,3 +125,20 @@ def test_other_spends_at_the_holds_expiry_use_what_it_held(container: Any, spend
     assert ("release", "order-1") in statement(wallets, org)
     assert wallets.ledger_total() == 0
     cached_equals_postings(container)
+
+
+def test_the_low_balance_sweep_releases_expired_holds_before_it_judges(container: Any) -> None:
+    org, hold_id, expiry, wallets = funded_with_a_hold(container)
+    assert wallets.set_low_balance_threshold(ADMIN, org, Decimal("50.00")).low_balance_alerted  # 20 available
+    with freeze_time(expiry - SECOND):
+        assert wallets.sweep_low_balance() == 0
+        assert wallets.get_hold(ADMIN, hold_id).status == "active"
+    with freeze_time(expiry):
+        assert wallets.sweep_low_balance() == 1  # the alert re-armed: the 80 are not missing
+        assert wallets.get_hold(ADMIN, hold_id).status == "expired"
+        view = wallets.wallet(ADMIN, org)
+        assert (view.low_balance_alerted, view.figures.held, view.figures.available) == (
+            False, Decimal("0.00"), Decimal("100.00"))
+        assert run_job(container, "wallet.expire_holds", {}) == 0
+    assert statement(wallets, org)[-1] == ("release", "order-1")
+    cached_equals_postings(container)
