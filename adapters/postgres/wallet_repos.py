@@ -616,6 +616,11 @@ class SqlHolds(HoldRepository):
                                                               H.expires_at <= now).order_by(H.expires_at, H.id))
         return [self._hold(r) for r in rows]
 
+    def expired_amount_of(self, org_id: str, now: datetime) -> Decimal:
+        total = self.conn.execute(select(func.sum(H.amount)).where(H.org_id == org_id, H.status == "active",
+                                                                   H.expires_at <= now)).scalar_one()
+        return ZERO if total is None else Decimal(total)
+
     def list(self, org_id: str, status: str | None, offset: int, limit: int) -> tuple[list[Hold], int]:
         conds: list[Any] = [H.org_id == org_id]
         if status:

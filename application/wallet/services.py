@@ -324,8 +324,9 @@ class Ledger:
     def spending(self, org_id: str, decide: Callable[[], T]) -> T:
         """``decide()`` a spend from ``org_id``'s wallet (locked); if it is refused for
         insufficient funds while expired holds still reserve money there, release them and
-        decide once more. Nothing is released when the spend is refused either way (the
-        transaction is not committed)."""
+        decide once more. A spend refused either way is not committed, releases and all —
+        but a combined batch commits its other charges, and the releases with them (they
+        are the expiry job's own entries, due anyway; ADR 0012)."""
         try:
             return decide()
         except (errors.InsufficientFunds, errors.RevokeNotCovered):
@@ -520,7 +521,7 @@ class WalletService(WalletBase):
                 day = self.clock.local(now).date()
                 figures = wallet.figures(now)
                 if wallet.held > 0:  # like a lapsed coupon, an expired hold counts no more (ADR 0012)
-                    lapsed = sum((h.remaining for h in uow.repo(HoldRepository).expired_of(org_id, now)), ZERO)
+                    lapsed = uow.repo(HoldRepository).expired_amount_of(org_id, now)
                     figures = dataclasses.replace(figures, held=figures.held - lapsed)
                 return WalletView(org_id=org_id, at=now, figures=figures,
                                   grants=sorted((g for g in wallet.grants if g.usable(now)),
@@ -786,18 +787,15 @@ class WalletService(WalletBase):
 
         def command(tx: Ledger) -> HoldResult:
             wallet = tx.lock(org_id)[org_id]
-            try:
-                hold, entry = tx.spending(org_id, lambda: wallet.place_hold(amount, reference, expires_at, tx.now,
-                                                                            actor, coupon_kind, withholding=mode))
-            except DomainError:
-                replay = self._replay_hold(tx.uow, org_id, reference, amount, coupon_kind)
-                if replay is not None:
-                    return replay
-                raise
-            if not tx.write(entry):
-                replay = self._replay_hold(tx.uow, org_id, reference, amount, coupon_kind)
-                assert replay is not None
+            # a repeat is answered before anything is decided: deciding may release expired
+            # holds (ADR 0012), the repeated one among them, in a transaction a repeat rolls back
+            replay = self._replay_hold(tx.uow, org_id, reference, amount, coupon_kind)
+            if replay is not None:
                 return replay
+            hold, entry = tx.spending(org_id, lambda: wallet.place_hold(amount, reference, expires_at, tx.now,
+                                                                        actor, coupon_kind, withholding=mode))
+            if not tx.write(entry):  # under the wallet's lock no one else writes its holds
+                raise RuntimeError(f"hold key of {reference!r} taken under the wallet's lock")
             tx.uow.repo(HoldRepository).add(hold)
             tx.save()
             tx.uow.commit()

@@ -191,6 +191,11 @@ class HoldRepository(abc.ABC):
         """One wallet's active holds whose expiry has passed, soonest expiry first."""
 
     @abc.abstractmethod
+    def expired_amount_of(self, org_id: str, now: datetime) -> Decimal:
+        """What one wallet's active holds whose expiry has passed still reserve (one sum,
+        however many there are)."""
+
+    @abc.abstractmethod
     def list(self, org_id: str, status: str | None, offset: int, limit: int) -> tuple[list[Hold], int]: ...
 
 

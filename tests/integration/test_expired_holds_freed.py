@@ -2,7 +2,8 @@
 (it runs every minute): a spend refused for insufficient funds while expired holds still
 count in the wallet's ``held`` releases them under the wallet's lock — the entries the job
 would write, dated now — and decides once more (``Ledger.spending``). A spend refused
-either way releases nothing: its transaction is not committed.
+either way releases nothing: its transaction is not committed (a combined batch commits its
+other charges, and a release with them).
 
 freezegun at the exact instant: one second before the expiry the hold still reserves its
 money. Runs on SQLite and, in the PostgreSQL suite, on PostgreSQL (where a plain charge
@@ -15,21 +16,60 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import injector
 import pytest
 from freezegun import freeze_time
+from sqlalchemy import text
 
 from application.shared.access import Caller
 from application.shared.paging import PageRequest
+from application.shared.uow import UnitOfWorkFactory
 from application.wallet import RechargeService, WalletService
+from application.wallet.payments import PaymentGateways
 from application.wallet.services import _Charge
 from domain.wallet.errors import InsufficientFunds, RevokeNotCovered
 from domain.wallet.ports import LineFilter
 from entrypoints.jobs import run_job
+from tests.fakes.payments import FakeGateway
+from tests.integration.test_reclaims import agency_caller, relate
+from tests.integration.test_reclaims import org as new_org
 from tests.integration.test_wallet_concurrency import FINANCE, api_key_caller, cached_equals_postings, make_org
 
 ADMIN = Caller(org_id="org_platform", org_kinds=frozenset({"platform"}), roles=("platform_admin",),
                user_id="usr_admin")
 SECOND = timedelta(seconds=1)
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return FakeGateway()
+
+
+@pytest.fixture
+def overrides(overrides: list[injector.Module], gateway: FakeGateway) -> list[injector.Module]:
+    def configure(binder: injector.Binder) -> None:
+        binder.bind(PaymentGateways, to=PaymentGateways({"sandbox": gateway}))
+    return [*overrides, configure]
+
+
+def freed(container: Any, hold_id: str) -> None:
+    """The hold was released as expired, and every wallet's ``held`` (and ``held_traffic``)
+    equals what its active holds reserve and what its ``held`` postings say."""
+    with container.get(UnitOfWorkFactory)() as uow:
+        conn = uow.connection  # type: ignore[attr-defined]
+        assert conn.execute(text("SELECT status FROM wallet_holds WHERE id = :i"), {"i": hold_id}).scalar_one() == (
+            "expired")
+        rows = conn.execute(text(
+            "SELECT w.org_id, w.held, w.held_traffic,"
+            " COALESCE((SELECT SUM(h.amount - h.captured) FROM wallet_holds h"
+            "           WHERE h.org_id = w.org_id AND h.status = 'active'), 0),"
+            " COALESCE((SELECT SUM(h.amount - h.captured) FROM wallet_holds h"
+            "           WHERE h.org_id = w.org_id AND h.status = 'active' AND h.coupon_kind = 'traffic'), 0),"
+            " COALESCE((SELECT SUM(p.amount) FROM ledger_postings p WHERE p.owner = w.org_id AND p.account = 'held'),"
+            "          0) FROM wallets w")).all()
+    for org_id, held, held_traffic, active, active_traffic, posted in rows:
+        assert (held, held_traffic, posted) == (active, active_traffic, active), org_id
+    cached_equals_postings(container)
 
 
 def funded_with_a_hold(container: Any, held: str = "80.00") -> tuple[str, str, datetime, Any]:
@@ -80,6 +120,31 @@ def test_a_spend_refused_anyway_releases_nothing(container: Any) -> None:
         assert wallets.get_hold(ADMIN, hold_id).status == "active"
         assert statement(wallets, org) == [("recharge", None), ("hold", "order-1")]
         assert run_job(container, "wallet.expire_holds", {}) == 1  # the job still does it
+
+
+def test_a_combined_batch_refused_anyway_keeps_the_release_with_its_other_work(container: Any) -> None:
+    """A batch commits what its charges wrote, refused or not (ADR 0006): a release a
+    refused charge made is the job's own entry, due anyway, and lands with it."""
+    org, hold_id, expiry, wallets = funded_with_a_hold(container)
+    with freeze_time(expiry):
+        got = wallets._charge_batch([_Charge(org, Decimal(amount), ref, None, (), False, None, None)
+                                     for ref, amount in (("x", "100.01"), ("y", "100.02"))])
+        assert [type(r).__name__ for r in got] == ["InsufficientFunds"] * 2
+        assert run_job(container, "wallet.expire_holds", {}) == 0
+    assert statement(wallets, org) == [("recharge", None), ("hold", "order-1"), ("release", "order-1")]
+    freed(container, hold_id)
+
+
+def test_a_repeated_hold_at_its_own_expiry_answers_what_was_committed(container: Any) -> None:
+    """The retry of a hold whose deadline has passed is a repeat: answered before anything
+    is decided, so not with the release its own decision would have made and rolled back."""
+    org, hold_id, expiry, wallets = funded_with_a_hold(container)
+    with freeze_time(expiry):
+        again = wallets.hold(api_key_caller(org), org, Decimal("80.00"), "order-1", expiry + timedelta(hours=1))
+    assert (again.replayed, again.hold.id, again.hold.status, again.hold.settle_entry_id) == (
+        True, hold_id, "active", None)
+    assert wallets.get_hold(ADMIN, hold_id).status == "active"
+    assert statement(wallets, org) == [("recharge", None), ("hold", "order-1")]
 
 
 def test_a_combined_batch_at_the_holds_expiry_releases_it_once(container: Any) -> None:
@@ -142,3 +207,70 @@ def test_the_low_balance_sweep_releases_expired_holds_before_it_judges(container
         assert run_job(container, "wallet.expire_holds", {}) == 0
     assert statement(wallets, org)[-1] == ("release", "order-1")
     cached_equals_postings(container)
+
+
+# -- the spends of other organisations' money and of another hold --------------------------------------
+
+
+def agency_and_principal(container: Any, hold_on_principal: bool) -> tuple[str, str, str, datetime]:
+    """An agency with 100.00 (all of it allocated to its principal when ``hold_on_principal``)
+    and an 80.00 hold on the wallet that has it, expiring in an hour."""
+    wallets = container.get(WalletService)
+    principal = new_org(container, "Merchant P", ["merchant", "customer"])
+    agency = new_org(container, "Agency A", ["agency"])
+    relate(container, agency, principal)
+    container.get(RechargeService).recharge(FINANCE, agency, Decimal("100.00"), "offline", "prepaid")
+    if hold_on_principal:
+        wallets.allocate(agency_caller(agency), agency, principal, Decimal("100.00"))
+    expiry = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
+    hold = wallets.hold(None, principal if hold_on_principal else agency, Decimal("80.00"), "order-1", expiry).hold
+    return agency, principal, hold.id, expiry
+
+
+@pytest.mark.parametrize("spend", ["allocate", "grant_coupon", "reclaim"])
+def test_an_agencys_spends_at_the_holds_expiry_use_what_it_held(container: Any, spend: str) -> None:
+    wallets = container.get(WalletService)
+    agency, principal, hold_id, expiry = agency_and_principal(container, hold_on_principal=spend == "reclaim")
+    fifty = Decimal("50.00")
+    act = {
+        "allocate": lambda: wallets.allocate(agency_caller(agency), agency, principal, fifty),
+        "grant_coupon": lambda: wallets.grant_coupon(agency_caller(agency), principal, "normal", fifty,
+                                                     expiry + timedelta(days=3)),
+        "reclaim": lambda: wallets.reclaim(agency_caller(agency), agency, principal, fifty),
+    }[spend]
+    with freeze_time(expiry - SECOND), pytest.raises(InsufficientFunds):
+        act()
+    with freeze_time(expiry):
+        act()
+    freed(container, hold_id)
+    assert wallets.ledger_total() == 0
+
+
+def test_a_capture_at_another_holds_expiry_uses_what_that_one_held(container: Any) -> None:
+    wallets = container.get(WalletService)
+    org = make_org(container, "Capture Co")
+    wallets.set_credit_limit(ADMIN, org, Decimal("100.00"))
+    now = datetime.now(UTC).replace(microsecond=0)
+    first = wallets.hold(None, org, Decimal("60.00"), "A", now + timedelta(hours=1)).hold
+    second = wallets.hold(None, org, Decimal("40.00"), "B", now + timedelta(hours=2)).hold
+    wallets.set_credit_limit(ADMIN, org, Decimal("40.00"))  # the two holds now rely on more than the line
+    with freeze_time(first.expires_at - SECOND), pytest.raises(InsufficientFunds):
+        wallets.capture(None, second.id, Decimal("40.00"))
+    with freeze_time(first.expires_at):
+        assert wallets.capture(None, second.id, Decimal("40.00")).entry.amount == Decimal("40.00")
+    freed(container, first.id)
+
+
+def test_a_withdrawal_at_the_holds_expiry_takes_what_it_held(container: Any) -> None:
+    recharges = container.get(RechargeService)
+    org = make_org(container, "Withdraw Co")
+    owner = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), user_id="usr_1")
+    paid = recharges.recharge(owner, org, Decimal("100.00"), "sandbox").recharge
+    recharges.handle_notification("sandbox", {"out_trade_no": paid.id, "amount": "100.00", "sig": "ok"})
+    expiry = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
+    hold_id = container.get(WalletService).hold(None, org, Decimal("80.00"), "order-1", expiry).hold.id
+    with freeze_time(expiry - SECOND), pytest.raises(InsufficientFunds):
+        recharges.withdraw(owner, org, Decimal("50.00"))
+    with freeze_time(expiry):
+        assert recharges.withdraw(owner, org, Decimal("50.00")).amount == Decimal("50.00")
+    freed(container, hold_id)
