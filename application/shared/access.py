@@ -48,14 +48,15 @@ class Caller:
     def can_see_org(self, org_id: str) -> bool:
         return self.is_platform or org_id in (self.org_id, self.acting_for_org_id)
 
-    def require_org(self, org_id: str) -> None:
-        """Another tenant's data is unreachable: answer as if it did not exist."""
+    def require_org(self, org_id: str, missing: type[NotFound] = NotFound) -> None:
+        """Another tenant's data is unreachable: answer as if it did not exist (``missing``
+        is the module's own not-found error, e.g. ``wallet_not_found``)."""
         if not self.can_see_org(org_id):
-            raise NotFound("no such resource")
+            raise missing(f"no such {missing.what}")
 
-    def require(self, permission: str, *, org_id: str | None = None) -> None:
+    def require(self, permission: str, *, org_id: str | None = None, missing: type[NotFound] = NotFound) -> None:
         if org_id is not None:
-            self.require_org(org_id)
+            self.require_org(org_id, missing)
         if not self.roles:
             raise Forbidden("a user without a role can do nothing until given one", code="no_role")
         if permission not in self.permissions:

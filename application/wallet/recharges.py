@@ -105,7 +105,7 @@ class RechargeService(WalletBase):
     def _offline(self, caller: Caller, org_id: str, amount: Decimal, note: str | None) -> RechargeResult:
         """Finance staff record money received off-line: credited at once."""
         if not caller.is_platform:
-            caller.require_org(org_of(org_id))
+            caller.require_org(org_of(org_id), errors.WalletNotFound)
             raise Forbidden("offline recharges are recorded by platform finance", code="permission_denied")
         caller.require("wallet.offline_recharge")
 
@@ -175,7 +175,7 @@ class RechargeService(WalletBase):
     def revoke(self, caller: Caller, org_id: str, recharge_id: str, note: str | None = None) -> EntryResult:
         """Reverse an offline recharge, once, while the wallet still has that much (else 409)."""
         if not caller.is_platform:
-            caller.require_org(org_of(org_id))
+            caller.require_org(org_of(org_id), errors.WalletNotFound)
             raise Forbidden("offline recharges are revoked by platform finance", code="permission_denied")
         caller.require("wallet.offline_recharge")
 

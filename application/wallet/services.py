@@ -407,7 +407,7 @@ class WalletBase:
         if is_external(key) and not self._may_hold(uow, key):
             raise errors.WalletNotFound("no such wallet")
         if caller.can_see_org(org_id):
-            caller.require("wallet.view", org_id=org_id)
+            caller.require("wallet.view", org_id=org_id, missing=errors.WalletNotFound)
             return
         if caller.has("wallet.view") and "agency" in caller.org_kinds \
                 and self._principal_of(uow, caller.org_id, org_id):
@@ -422,7 +422,7 @@ class WalletBase:
         if caller.can_see_org(org_id):
             if caller.has("wallet.allocate") and caller.acting_for_org_id == org_id:
                 return  # an agency admin acting for its principal
-            caller.require("wallet.manage", org_id=org_id)
+            caller.require("wallet.manage", org_id=org_id, missing=errors.WalletNotFound)
             return
         if caller.has("wallet.allocate") and self._principal_of(uow, caller.org_id, org_id):
             return
@@ -434,7 +434,7 @@ class WalletBase:
         org_id = org_of(org_id)
         if caller.is_platform and org_id != caller.org_id:
             raise Forbidden(f"only the organisation itself may do this ({permission})", code="permission_denied")
-        caller.require(permission, org_id=org_id)
+        caller.require(permission, org_id=org_id, missing=errors.WalletNotFound)
 
     @staticmethod
     def _not_acting(caller: Caller, what: str) -> None:
@@ -452,7 +452,7 @@ class WalletBase:
         if caller.is_platform:
             caller.require("platform.admin")
             return org_id != caller.org_id
-        caller.require_org(org_id)
+        caller.require_org(org_id, errors.WalletNotFound)
         if not caller.roles:
             caller.require("trade.buy")
         if not any(caller.has(p) for p in SPEND_PERMISSIONS):
@@ -884,7 +884,7 @@ class WalletService(WalletBase):
         """The caller acts for the agency, and ``principal_org_id`` is its principal; with
         ``ended_too`` (a reclaim) also a former one: money it allocated and the principal
         has not spent comes back after the relation ends."""
-        caller.require("wallet.allocate", org_id=org_of(agency_org_id))
+        caller.require("wallet.allocate", org_id=org_of(agency_org_id), missing=errors.WalletNotFound)
         if caller.is_platform or org_of(agency_org_id) not in (caller.org_id,):
             raise Forbidden("only the agency itself allocates its money", code="permission_denied")
         allowed = ("authorized", "terminated") if ended_too else ("authorized",)
@@ -1122,7 +1122,7 @@ class WalletService(WalletBase):
 
     def confirm_agreement(self, caller: Caller, org_id: str, agreement_id: str) -> WithholdingAgreement:
         if not caller.is_platform_admin:
-            caller.require_org(org_of(org_id))
+            caller.require_org(org_of(org_id), errors.WalletNotFound)
             raise Forbidden("the platform confirms withholding agreements", code="permission_denied")
         general_only(org_id, "withholding agreement")
         return self._agreement(caller, org_id, agreement_id, lambda a, now: a.confirm(now, self._actor(caller)),

@@ -36,6 +36,7 @@ class NotFound(DomainError):
     """Unknown resource, or one the caller may not know exists (HTTP 404)."""
 
     code = "not_found"
+    what = "resource"  # what a caller is told does not exist
 
 
 class Conflict(DomainError):

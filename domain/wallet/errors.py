@@ -92,6 +92,7 @@ class PayeesNotAllowed(Forbidden):
 
 class WalletNotFound(NotFound):
     code = "wallet_not_found"
+    what = "wallet"
 
 
 class NotForExternalWallet(Conflict):

@@ -13,7 +13,7 @@ from entrypoints.http.auth import authenticated, service
 from entrypoints.http.schemas import PagedQuery, Strict, paged
 
 bp = Blueprint("exports", __name__, url_prefix="/api/v1")
-MIME = {"csv": "text/csv; charset=utf-8",
+MIME = {"csv": "text/csv",  # Flask adds "; charset=utf-8" to text types
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 

@@ -22,7 +22,7 @@ def test_wallet_entries_export_as_csv_and_xlsx(world: World) -> None:
     job = c.api.get(f"/api/v1/exports/{r.get_json()['id']}").get_json()  # jobs run inline in tests
     assert (job["status"], job["row_count"], job["kind"]) == ("done", 2, "wallet_entries")
     got = c.api.get(job["download_url"])
-    assert got.status_code == 200 and got.mimetype == "text/csv"
+    assert got.status_code == 200 and got.headers["Content-Type"] == "text/csv; charset=utf-8"
     rows = list(csv.DictReader(io.StringIO(got.get_data(as_text=True).lstrip("\ufeff"))))
     assert [(x["reference"], x["amount"], x["cash"], x["cash_after"]) for x in rows] == [
         ("o-2", "-25.50", "25.50", "64.50"), ("o-1", "-10.00", "10.00", "90.00")]
