@@ -82,7 +82,7 @@ def pay(payment_id: str) -> Any:
     except LookupError:
         raise ApiError(404, "not_found", f"no sandbox payment {payment_id}") from None
     except SandboxConflict as exc:
-        raise ApiError(409, "conflict", str(exc)) from None
+        raise ApiError(409, "payment_already_settled", str(exc)) from None
     except ValueError as exc:
         raise ApiError(422, "validation_failed", str(exc)) from None
     if html:

@@ -520,7 +520,7 @@ def test_the_pay_page_errors(web: Any) -> None:
     assert r.status_code == 422 and "delay_seconds" in r.get_json()["error"]["details"]
     assert client.post(f"/sandbox/pay/{pid}", json={"outcome": "paid", "mode": "lost"}).status_code == 200
     r = client.post(f"/sandbox/pay/{pid}", json={"outcome": "failed"})
-    assert (r.status_code, r.get_json()["error"]["code"]) == (409, "conflict")
+    assert (r.status_code, r.get_json()["error"]["code"]) == (409, "payment_already_settled")
     assert gw.query("rch_web").status == "paid"
 
 
