@@ -69,8 +69,10 @@ class PlatformSetup:
         with self.uow_factory() as uow:
             orgs, users = uow.repo(OrganizationRepository), uow.repo(UserRepository)
             for org_name, kinds, login, roles in spec:
-                if users.login_taken(login):
-                    created["users"].append({"login": login, "status": "exists"})
+                existing = users.by_login_or_phone(login)
+                if existing is not None:
+                    created["users"].append({"login": login, "org_id": existing.org_id, "org": org_name,
+                                             "status": "exists"})
                     continue
                 if kinds == ["platform"]:
                     org = self._the_platform(uow, orgs, org_name, now)

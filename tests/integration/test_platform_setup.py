@@ -40,3 +40,5 @@ def test_there_is_one_platform_organisation_whichever_comes_first(container: Any
     assert len({u["org_id"] for u in first["users"]}) == 6  # the other five are organisations of their own
     again = setup.load_demo()
     assert [u["status"] for u in again["users"]] == ["exists"] * 6 and platform_org_ids(container) == platforms
+    assert [u["org_id"] for u in again["users"]] == [org_of(container, u["login"]) for u in again["users"]]
+    assert again["users"][0]["org_id"] == platforms[0]  # run again, it still says where each login is
