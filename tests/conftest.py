@@ -75,9 +75,11 @@ def truncate_all(engine: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_db(request: pytest.FixtureRequest) -> Iterator[None]:
+    uses_db = "engine" in request.fixturenames or "db_url" in request.fixturenames
+    engine = request.getfixturevalue("engine") if uses_db else None  # asked for now, torn down after us
     yield
-    if "engine" in request.fixturenames or "db_url" in request.fixturenames:
-        truncate_all(request.getfixturevalue("engine"))
+    if engine is not None:
+        truncate_all(engine)
 
 
 @pytest.fixture
