@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from injector import inject
 
+from application.shared.access import Caller
 from application.shared.audit import record
 from application.shared.clock import Clock
 from application.shared.uow import UnitOfWork, UnitOfWorkFactory
+from application.wallet import RechargeService, WalletService
 from domain.identity.errors import LoginTaken
-from domain.identity.model import Organization, User, check_password_strength
-from domain.identity.ports import OrganizationRepository, PasswordHasher, UserRepository
+from domain.identity.model import Organization, OrgRelation, User, check_password_strength
+from domain.identity.ports import OrganizationRepository, PasswordHasher, RelationRepository, UserRepository
 from domain.identity.roles import admin_roles_for
 
 DEMO_PASSWORD = "Demo12345"  # noqa: S105 - printed by `agora demo`, for local trials only
@@ -19,10 +22,13 @@ DEMO_PASSWORD = "Demo12345"  # noqa: S105 - printed by `agora demo`, for local t
 
 class PlatformSetup:
     @inject
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, hasher: PasswordHasher) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, hasher: PasswordHasher,
+                 recharges: RechargeService, wallets: WalletService) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
         self.hasher = hasher
+        self.recharges = recharges
+        self.wallets = wallets
 
     def create_platform_admin(self, login: str, password: str, name: str = "Platform admin",
                               phone: str | None = None, org_name: str = "Agora Platform") -> User:
@@ -55,7 +61,10 @@ class PlatformSetup:
         return org
 
     def load_demo(self) -> dict[str, Any]:
-        """A platform, a vendor (also a provider), a provider, a customer, an agency and a merchant."""
+        """A platform, a vendor (also a provider), a provider, a customer, an agency and a
+        merchant, with users; the merchant is the agency's authorised principal, and the
+        first run funds the wallets (the customer's and the agency's by offline recharge, the
+        merchant's by the agency's allocation) so the wallet and agency pages show something."""
         now = self.clock.now()
         spec = [
             ("Agora Platform", ["platform"], "demo-platform", ["platform_admin", "platform_finance"]),
@@ -66,6 +75,7 @@ class PlatformSetup:
             ("Corner Shop", ["merchant"], "demo-merchant", []),
         ]
         created: dict[str, Any] = {"password": DEMO_PASSWORD, "users": []}
+        made: dict[str, tuple[Organization, User]] = {}
         with self.uow_factory() as uow:
             orgs, users = uow.repo(OrganizationRepository), uow.repo(UserRepository)
             for org_name, kinds, login, roles in spec:
@@ -85,6 +95,26 @@ class PlatformSetup:
                                    self.hasher.hash(DEMO_PASSWORD), now, must_change_password=False)
                 users.add(user)
                 uow.publish(*user.events)
+                made[login] = (org, user)
                 created["users"].append({"login": login, "org_id": org.id, "org": org.name})
+            if "demo-agency" in made and "demo-merchant" in made:
+                relation = OrgRelation.invite_principal(made["demo-agency"][0], made["demo-merchant"][0], now)
+                relation.accept(now)
+                uow.repo(RelationRepository).add(relation)
             uow.commit()
+        if {"demo-platform", "demo-customer", "demo-agency", "demo-merchant"} <= made.keys():
+            created["funds"] = self._fund_demo(made)
         return created
+
+    def _fund_demo(self, made: dict[str, tuple[Organization, User]]) -> dict[str, str]:
+        def caller(login: str, role: str) -> Caller:
+            org, user = made[login]
+            return Caller(org_id=org.id, org_kinds=org.kinds, roles=(role,), user_id=user.id)
+
+        finance = caller("demo-platform", "platform_finance")
+        customer, agency, merchant = (made[k][0].id for k in ("demo-customer", "demo-agency", "demo-merchant"))
+        self.recharges.recharge(finance, customer, Decimal("1000.00"), "offline", "demo: opening balance")
+        self.recharges.recharge(finance, agency, Decimal("500.00"), "offline", "demo: opening balance")
+        self.wallets.allocate(caller("demo-agency", "agency_owner"), agency, merchant, Decimal("200.00"),
+                              "demo: first allocation")
+        return {"demo-customer": "1000.00", "demo-agency": "300.00", "demo-merchant": "200.00"}  # cash after

@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 
 from application.platform import PlatformSetup
+from application.shared.access import Caller
 from application.shared.uow import UnitOfWorkFactory
-from domain.identity.ports import OrganizationRepository, UserRepository
+from application.wallet import WalletService
+from domain.identity.ports import OrganizationRepository, RelationRepository, UserRepository
 
 
 def platform_org_ids(container: Any) -> list[str]:
@@ -42,3 +44,21 @@ def test_there_is_one_platform_organisation_whichever_comes_first(container: Any
     assert [u["status"] for u in again["users"]] == ["exists"] * 6 and platform_org_ids(container) == platforms
     assert [u["org_id"] for u in again["users"]] == [org_of(container, u["login"]) for u in again["users"]]
     assert again["users"][0]["org_id"] == platforms[0]  # run again, it still says where each login is
+
+
+def test_the_demo_funds_its_wallets_and_makes_the_merchant_the_agencys_principal(container: Any) -> None:
+    first = container.get(PlatformSetup).load_demo()
+    ids = {u["login"]: u["org_id"] for u in first["users"]}
+    wallets = container.get(WalletService)
+    admin = Caller(org_id=ids["demo-platform"], org_kinds=frozenset({"platform"}), roles=("platform_admin",),
+                   user_id="usr_x")
+    cash = {login: str(wallets.wallet(admin, ids[login]).figures.cash)
+            for login in ("demo-customer", "demo-agency", "demo-merchant")}
+    assert cash == {"demo-customer": "1000.00", "demo-agency": "300.00", "demo-merchant": "200.00"}
+    assert first["funds"] == cash
+    assert wallets.ledger_total() == 0
+    with container.get(UnitOfWorkFactory)() as uow:
+        relation = uow.repo(RelationRepository).find("agency_principal", ids["demo-agency"], ids["demo-merchant"])
+    assert relation is not None and relation.status == "authorized"
+    assert "funds" not in container.get(PlatformSetup).load_demo()  # run again: nothing is paid twice
+    assert str(wallets.wallet(admin, ids["demo-customer"]).figures.cash) == "1000.00"
