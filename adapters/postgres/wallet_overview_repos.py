@@ -36,6 +36,7 @@ from domain.wallet.ports import AgencyStatementQueries, ConsumptionRow, LineCurs
 L = t.wallet_lines.c
 W = t.wallets.c
 G = t.wallet_coupon_grants.c
+H = t.wallet_holds.c
 CHUNK = 500
 SPEND_TYPES = ("charge", "capture")
 
@@ -106,12 +107,17 @@ class SqlSpendQueries(SpendQueries):
                       .group_by(G.org_id, G.kind))
             for g in self.conn.execute(grants):
                 coupons[(g.org_id, g.kind)] = g.left or ZERO
+            # like a lapsed coupon, a hold past its expiry reserves nothing, released yet or not (ADR 0012)
+            lapsed = {h.org_id: h.held or ZERO for h in self.conn.execute(
+                select(H.org_id, func.sum(H.amount).label("held"))
+                .where(H.org_id.in_(ids), H.status == "active", H.expires_at <= now).group_by(H.org_id))}
             rows = select(W.org_id, W.cash, W.credit_limit, W.credit_used, W.held, W.deposit_due, W.deposit_paid,
                           W.daily_budget).where(W.org_id.in_(ids))
             for r in self.conn.execute(rows):
                 figures = Figures(cash=r.cash, coupons_normal=coupons.get((r.org_id, "normal"), ZERO),
                                   coupons_traffic=coupons.get((r.org_id, "traffic"), ZERO),
-                                  credit_limit=r.credit_limit, credit_used=r.credit_used, held=r.held,
+                                  credit_limit=r.credit_limit, credit_used=r.credit_used,
+                                  held=r.held - lapsed.get(r.org_id, ZERO),
                                   deposit_due=r.deposit_due, deposit_paid=r.deposit_paid)
                 out[r.org_id] = PrincipalFunds(r.org_id, figures, r.daily_budget)
         return out

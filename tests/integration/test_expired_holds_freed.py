@@ -28,7 +28,7 @@ from application.wallet import RechargeService, WalletService
 from application.wallet.payments import PaymentGateways
 from application.wallet.services import _Charge
 from domain.wallet.errors import InsufficientFunds, RevokeNotCovered
-from domain.wallet.ports import LineFilter
+from domain.wallet.ports import LineFilter, SpendQueries
 from entrypoints.jobs import run_job
 from tests.fakes.payments import FakeGateway
 from tests.integration.test_reclaims import agency_caller, relate
@@ -274,3 +274,17 @@ def test_a_withdrawal_at_the_holds_expiry_takes_what_it_held(container: Any) -> 
     with freeze_time(expiry):
         assert recharges.withdraw(owner, org, Decimal("50.00")).amount == Decimal("50.00")
     freed(container, hold_id)
+
+
+def test_the_agency_pages_count_a_hold_only_until_its_expiry(container: Any) -> None:
+    """The agency's view of its principals' funds (top principals, fund anomalies) reads
+    the cached figures; like the wallet's own view it leaves out what expired holds reserve."""
+    _, principal, _, expiry = agency_and_principal(container, hold_on_principal=True)
+
+    def held_and_available(at: datetime) -> tuple[Decimal, Decimal]:
+        with container.get(UnitOfWorkFactory)() as uow:
+            figures = uow.repo(SpendQueries).funds([principal], at)[principal].figures
+        return figures.held, figures.available
+
+    assert held_and_available(expiry - SECOND) == (Decimal("80.00"), Decimal("20.00"))
+    assert held_and_available(expiry) == (Decimal("0.00"), Decimal("100.00"))
