@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from decimal import Decimal
 
@@ -27,7 +27,7 @@ from application.wallet.services import EntryResult, Ledger, WalletBase
 from domain.shared.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from domain.shared.money import to_money
 from domain.wallet import errors
-from domain.wallet.model import ONLINE_CHANNELS, RECHARGE_CHANNELS, Recharge, Withdrawal
+from domain.wallet.model import ONLINE_CHANNELS, RECHARGE_CHANNELS, Recharge, Wallet, Withdrawal
 from domain.wallet.ports import RechargeRepository, WithdrawalRepository
 from domain.wallet.purpose import org_of
 
@@ -221,42 +221,53 @@ class RechargeService(WalletBase):
         if recharge is None or recharge.channel != channel:
             raise BadNotification(f"unknown trade {note.out_trade_no}")
         if note.status == "failed":
-            return self._fail(recharge.id, "gateway notified a failed payment")
+            return self._fail(recharge.id, recharge.org_id, "gateway notified a failed payment",
+                              note.gateway_trade_no)
         return self._credit(recharge.id, recharge.org_id, note.amount, note.gateway_trade_no)
 
-    def _fail(self, recharge_id: str, detail: str) -> NotificationResult:
-        with self.uow_factory() as uow:
-            repo = uow.repo(RechargeRepository)
-            recharge = repo.get(recharge_id)
-            assert recharge is not None
-            if recharge.fail(detail):
-                repo.save(recharge)
-                uow.commit()
-        return NotificationResult(recharge.id, recharge.status, False)
+    def _fail(self, recharge_id: str, org_id: str, detail: str,
+              gateway_trade_no: str | None = None) -> NotificationResult:
+        def act(wallet: Wallet, recharge: Recharge, tx: Ledger) -> NotificationResult:
+            if wallet.fail_recharge(recharge, gateway_trade_no, detail):
+                tx.uow.repo(RechargeRepository).save(recharge)
+                tx.uow.commit()
+            return NotificationResult(recharge.id, recharge.status, False)
+
+        return self._settle(recharge_id, org_id, act)
 
     def _credit(self, recharge_id: str, org_id: str, amount: Decimal, gateway_trade_no: str | None
                 ) -> NotificationResult:
+        def act(wallet: Wallet, recharge: Recharge, tx: Ledger) -> NotificationResult:
+            entry = wallet.credit_recharge(recharge, amount, gateway_trade_no, tx.now)
+            if entry is None or not tx.write(entry):
+                return NotificationResult(recharge.id, "paid", False)
+            tx.uow.repo(RechargeRepository).save(recharge)
+            tx.save()
+            tx.uow.commit()
+            return NotificationResult(recharge.id, recharge.status, True)
+
+        return self._settle(recharge_id, org_id, act)
+
+    def _settle(self, recharge_id: str, org_id: str,
+                act: Callable[[Wallet, Recharge, Ledger], NotificationResult]) -> NotificationResult:
+        """What the gateway said of ``recharge_id``, acted on under its wallet's lock (so a
+        credit happens exactly once). A PaymentMismatch keeps the recharge's flag and is
+        raised after the commit."""
         flagged: list[DomainError] = []
 
         def command(tx: Ledger) -> NotificationResult:
             wallet = tx.lock(org_id)[org_id]
             repo = tx.uow.repo(RechargeRepository)
-            recharge = repo.get(recharge_id)  # re-read under the wallet's lock: exactly once
+            recharge = repo.get(recharge_id)  # re-read under the wallet's lock
             assert recharge is not None
             try:
-                entry = wallet.credit_recharge(recharge, amount, gateway_trade_no, tx.now)
+                return act(wallet, recharge, tx)
             except errors.PaymentMismatch as exc:
-                repo.save(recharge)  # the flag is kept although the credit is refused
+                repo.save(recharge)  # the flag is kept although what the gateway said is refused
                 tx.save()
                 tx.uow.commit()
                 flagged.append(exc)
                 return NotificationResult(recharge.id, recharge.status, False)
-            if entry is None or not tx.write(entry):
-                return NotificationResult(recharge.id, "paid", False)
-            repo.save(recharge)
-            tx.save()
-            tx.uow.commit()
-            return NotificationResult(recharge.id, recharge.status, True)
 
         result = self._run(command)
         if flagged:
@@ -278,16 +289,18 @@ class RechargeService(WalletBase):
                 log.warning("cannot query recharge %s: %s", recharge.id, exc)
                 continue
             checked += 1
-            if status.status == "paid" and status.amount is not None:
-                try:
+            try:
+                if status.status == "paid" and status.amount is not None:
                     credited += self._credit(recharge.id, recharge.org_id, status.amount,
                                              status.gateway_trade_no).credited
-                except errors.PaymentMismatch:
-                    flagged += 1
-            elif status.status == "failed":
-                failed += self._fail(recharge.id, "gateway query: payment failed").status == "failed"
-            elif status.status == "unknown" and recharge.created_at < now - GIVE_UP_AFTER:
-                failed += self._fail(recharge.id, "the gateway never saw this payment").status == "failed"
+                elif status.status == "failed":
+                    failed += self._fail(recharge.id, recharge.org_id, "gateway query: payment failed",
+                                         status.gateway_trade_no).status == "failed"
+                elif status.status == "unknown" and recharge.created_at < now - GIVE_UP_AFTER:
+                    failed += self._fail(recharge.id, recharge.org_id,
+                                         "the gateway never saw this payment").status == "failed"
+            except errors.PaymentMismatch:
+                flagged += 1
         settled = sum(self._process_withdrawal(w.id) for w in withdrawals)
         return ReconcileReport(checked=checked, credited=credited, failed=failed, flagged=flagged,
                                withdrawals_settled=settled)

@@ -203,6 +203,13 @@ class Recharge:
         return True
 
 
+def _other_trade(recharge: Recharge, gateway_trade_no: str | None) -> bool:
+    """The gateway speaks of another payment than the one ``recharge`` was created or
+    credited with: a second payment of one order, or the gateway's mistake."""
+    bound = recharge.gateway_trade_no
+    return bool(gateway_trade_no and bound and gateway_trade_no != bound)
+
+
 @dataclasses.dataclass
 class Withdrawal:
     id: str
@@ -548,9 +555,7 @@ class Wallet:
         if recharge.org_id != self.org_id:
             raise errors.RechargeNotFound("no such recharge")
         bound = recharge.gateway_trade_no
-        # the gateway speaks of another payment than the one this recharge was created or
-        # credited with: a second payment of one order, or the gateway's mistake
-        other_trade = bool(gateway_trade_no and bound and gateway_trade_no != bound)
+        other_trade = _other_trade(recharge, gateway_trade_no)
         if recharge.status == "paid":
             if other_trade:
                 raise self._flag(recharge, errors.TradeMismatch(
@@ -569,6 +574,19 @@ class Wallet:
                 details={"expected": bound, "notified": gateway_trade_no}))
         recharge.gateway_trade_no = gateway_trade_no or bound
         return self._credit(recharge, now, None)
+
+    def fail_recharge(self, recharge: Recharge, gateway_trade_no: str | None, detail: str) -> bool:
+        """The gateway says the payment failed; True if that changed anything. A failure of
+        another trade than the one the recharge is bound to is refused and flagged
+        (TradeMismatch): it says nothing about this recharge's payment."""
+        if recharge.org_id != self.org_id:
+            raise errors.RechargeNotFound("no such recharge")
+        if _other_trade(recharge, gateway_trade_no):
+            raise self._flag(recharge, errors.TradeMismatch(
+                f"trade mismatch: gateway says trade {gateway_trade_no} failed, recharge is bound to "
+                f"{recharge.gateway_trade_no}",
+                details={"expected": recharge.gateway_trade_no, "notified": gateway_trade_no}))
+        return recharge.fail(detail)
 
     def _flag(self, recharge: Recharge, refusal: errors.PaymentMismatch) -> errors.PaymentMismatch:
         """Flag ``recharge`` for platform finance with the refusal's reason (once per

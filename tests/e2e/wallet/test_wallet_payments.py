@@ -146,6 +146,24 @@ def test_a_notification_of_another_trade_is_refused_and_flagged(world: World, ga
     assert titles == [f"Recharge {rec['id']} needs a look"] * 2  # one per reason
 
 
+def test_a_failure_notified_for_another_trade_fails_nothing_and_is_flagged(world: World,
+                                                                           gateway: SandboxGateway) -> None:
+    rec = start(world)
+    payment_id = rec["payment_url"].rstrip("/").rsplit("/", 1)[1]
+    closed = forged(world, rec["id"], "sbx_other", "50.00") | {"trade_status": "TRADE_CLOSED"}
+    closed["sign"] = sign({k: v for k, v in closed.items() if k != "sign"},
+                          sandbox_secret(world.container.get(Settings).secret_key))
+    r = world.client.post("/api/v1/payments/sandbox/notify", data=closed)
+    assert (r.status_code, err(r)) == (400, "trade_mismatch")
+    assert r.get_json()["error"]["details"] == {"expected": payment_id, "notified": "sbx_other"}
+    got = recharge_of(world, rec["id"])
+    assert got["status"] == "pending" and "sbx_other failed" in got["flag"]
+    assert pay(world, rec)["delivered"] == 1  # the recharge's own payment still credits it
+    assert (recharge_of(world, rec["id"])["status"], cash(world)) == ("paid", "50.00")
+    titles = [m["title"] for m in world.finance.get("/api/v1/me/messages").get_json()["items"]]
+    assert titles == [f"Recharge {rec['id']} needs a look"]
+
+
 def test_a_lost_notification_is_recovered_by_the_reconciliation_job(world: World, gateway: SandboxGateway) -> None:
     rec = start(world)
     assert pay(world, rec, mode="lost")["delivered"] == 0

@@ -321,6 +321,21 @@ def test_a_notification_of_another_gateway_trade_is_refused_and_flagged() -> Non
     assert [type(e) for e in w.events].count(RechargeFlagged) == 3
 
 
+def test_a_failure_of_another_gateway_trade_is_refused_and_flagged() -> None:
+    w = wallet()
+    recharge = Recharge.online_intent("org_a", "sandbox", D("100.00"), None, NOW, "usr")
+    recharge.gateway_trade_no = "gw-1"
+    with pytest.raises(errors.TradeMismatch) as refused:
+        w.fail_recharge(recharge, "gw-2", "closed")
+    assert refused.value.details == {"expected": "gw-1", "notified": "gw-2"}
+    assert recharge.status == "pending" and "gw-2 failed" in (recharge.flag or "")
+    assert [type(e) for e in w.events] == [RechargeFlagged]
+    assert w.fail_recharge(recharge, None, "query: failed") is True  # a query naming no trade
+    assert recharge.status == "failed" and w.fail_recharge(recharge, "gw-1", "again") is False
+    other = Recharge.online_intent("org_a", "sandbox", D("5.00"), None, NOW, "usr")
+    assert w.fail_recharge(other, "gw-7", "closed") is True  # no trade bound yet: nothing to compare
+
+
 def test_offline_recharge_is_revoked_once_and_only_while_covered() -> None:
     w = wallet()
     recharge, _ = w.offline_recharge(D("100.00"), "bank slip 42", NOW)
