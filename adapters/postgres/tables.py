@@ -649,7 +649,7 @@ wallet_recharges = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("note", Text, nullable=False),
     Column("created_by", String(ID)),
-    Column("payment_url", String(500)),
+    Column("payment_url", Text),
     Column("gateway_trade_no", String(64)),
     Column("paid_at", UTCDateTime),
     Column("entry_id", String(ID)),

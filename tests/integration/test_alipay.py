@@ -14,20 +14,27 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import injector
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from adapters.payment.alipay import AlipayGateway
+from application.shared.access import Caller
 from application.shared.settings import Settings
-from application.wallet.payments import GatewayError, InvalidNotification
+from application.shared.uow import UnitOfWorkFactory
+from application.wallet import RechargeService, WalletService
+from application.wallet.payments import GatewayError, InvalidNotification, PaymentGateways
+from domain.identity.model import Organization
+from domain.identity.ports import OrganizationRepository
 
 APP_ID = "2021000000000001"
 
@@ -383,3 +390,30 @@ def test_a_gateway_that_does_not_answer_in_time_is_a_gateway_error(stub: StubAli
     gw = AlipayGateway(APP_ID, app_key.private_pem, alipay_key.public_pem, stub.url, timeout=0.2)
     with pytest.raises(GatewayError, match=r"(?i)timeout|timed out"):
         gw.query("rch_1")
+
+
+# --- through the recharge service, on both databases ----------------------------------------
+
+@pytest.fixture
+def overrides(overrides: list[injector.Module], gateway: AlipayGateway) -> list[injector.Module]:
+    def configure(binder: injector.Binder) -> None:
+        binder.bind(PaymentGateways, to=PaymentGateways({"alipay": gateway}))
+
+    return [*overrides, configure]  # type: ignore[list-item]
+
+
+def test_an_alipay_recharge_keeps_its_whole_page_pay_url_and_credits_on_notification(
+        container: injector.Injector, alipay_key: KeyPair) -> None:
+    org = Organization.create("Acme", ["customer"], datetime.now(UTC))
+    with container.get(UnitOfWorkFactory)() as uow:
+        uow.repo(OrganizationRepository).add(org)
+        uow.commit()
+    owner = Caller(org_id=org.id, org_kinds=frozenset({"customer"}), roles=("customer_admin",), user_id="usr_1")
+    svc = container.get(RechargeService)
+    issued = svc.recharge(owner, org.id, Decimal("12.30"), "alipay", "a note long enough " * 10).recharge
+    assert len(issued.payment_url or "") > 500  # the order and its RSA2 signature ride in the URL
+    stored = svc.get_recharge(owner, org.id, issued.id)
+    assert (stored.status, stored.payment_url) == ("pending", issued.payment_url)
+    result = svc.handle_notification("alipay", notification(alipay_key, out_trade_no=issued.id))
+    assert (result.status, result.credited) == ("paid", True)
+    assert container.get(WalletService).wallet(owner, org.id).figures.cash == Decimal("12.30")
