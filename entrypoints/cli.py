@@ -171,10 +171,10 @@ def admin_create(login: str, password: str, name: str, phone: str | None, org_na
 @main.command()
 def demo() -> None:
     """Load a small demo data set (idempotent; prints the logins)."""
-    from application.platform import PlatformSetup
+    from application.platform import DemoData
     from entrypoints.container import build_container
 
-    result = build_container().get(PlatformSetup).load_demo()
+    result = build_container().get(DemoData).load()
     click.echo(json.dumps(result, indent=2))
 
 

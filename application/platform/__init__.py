@@ -21,14 +21,14 @@ DEMO_PASSWORD = "Demo12345"  # noqa: S105 - printed by `agora demo`, for local t
 
 
 class PlatformSetup:
+    """``agora admin create``: needs nothing but the database (no payment gateway, so it
+    works before the gateways' keys are in place)."""
+
     @inject
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, hasher: PasswordHasher,
-                 recharges: RechargeService, wallets: WalletService) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, hasher: PasswordHasher) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
         self.hasher = hasher
-        self.recharges = recharges
-        self.wallets = wallets
 
     def create_platform_admin(self, login: str, password: str, name: str = "Platform admin",
                               phone: str | None = None, org_name: str = "Agora Platform") -> User:
@@ -38,7 +38,7 @@ class PlatformSetup:
             orgs, users = uow.repo(OrganizationRepository), uow.repo(UserRepository)
             if users.login_taken(login):
                 raise LoginTaken(f"login {login!r} already exists")
-            org = self._the_platform(uow, orgs, org_name, now)
+            org = self.the_platform(uow, orgs, org_name, now)
             user = User.create(org, login, name, phone, None, ["platform_admin"], self.hasher.hash(password), now,
                                must_change_password=False)
             users.add(user)
@@ -49,7 +49,7 @@ class PlatformSetup:
         return user
 
     @staticmethod
-    def _the_platform(uow: UnitOfWork, orgs: OrganizationRepository, name: str, now: datetime) -> Organization:
+    def the_platform(uow: UnitOfWork, orgs: OrganizationRepository, name: str, now: datetime) -> Organization:
         """The platform organisation: there is one, made by whichever comes first of
         ``agora admin create`` and ``agora demo``."""
         found, _ = orgs.list(kind="platform", name=None, ids=None, offset=0, limit=1)
@@ -60,12 +60,23 @@ class PlatformSetup:
         uow.publish(*org.events)
         return org
 
-    def load_demo(self) -> dict[str, Any]:
+
+
+class DemoData:
+    """``agora demo``: the demo organisations and users, and their opening funds."""
+
+    @inject
+    def __init__(self, setup: PlatformSetup, recharges: RechargeService, wallets: WalletService) -> None:
+        self.setup = setup
+        self.recharges = recharges
+        self.wallets = wallets
+
+    def load(self) -> dict[str, Any]:
         """A platform, a vendor (also a provider), a provider, a customer, an agency and a
         merchant, with users; the merchant is the agency's authorised principal, and the
         first run funds the wallets (the customer's and the agency's by offline recharge, the
         merchant's by the agency's allocation) so the wallet and agency pages show something."""
-        now = self.clock.now()
+        now = self.setup.clock.now()
         spec = [
             ("Agora Platform", ["platform"], "demo-platform", ["platform_admin", "platform_finance"]),
             ("Cloud Vendor Ltd", ["vendor"], "demo-vendor", []),
@@ -76,7 +87,7 @@ class PlatformSetup:
         ]
         created: dict[str, Any] = {"password": DEMO_PASSWORD, "users": []}
         made: dict[str, tuple[Organization, User]] = {}
-        with self.uow_factory() as uow:
+        with self.setup.uow_factory() as uow:
             orgs, users = uow.repo(OrganizationRepository), uow.repo(UserRepository)
             for org_name, kinds, login, roles in spec:
                 existing = users.by_login_or_phone(login)
@@ -85,14 +96,14 @@ class PlatformSetup:
                                              "status": "exists"})
                     continue
                 if kinds == ["platform"]:
-                    org = self._the_platform(uow, orgs, org_name, now)
+                    org = self.setup.the_platform(uow, orgs, org_name, now)
                 else:
                     org = Organization.create(org_name, kinds, now)
                     orgs.add(org)
                     uow.publish(*org.events)
                 user = User.create(org, login, f"{org_name} admin", None, None,
                                    list(dict.fromkeys([*admin_roles_for(org.kinds), *roles])),
-                                   self.hasher.hash(DEMO_PASSWORD), now, must_change_password=False)
+                                   self.setup.hasher.hash(DEMO_PASSWORD), now, must_change_password=False)
                 users.add(user)
                 uow.publish(*user.events)
                 made[login] = (org, user)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from application.platform import PlatformSetup
+from application.platform import DemoData, PlatformSetup
 from application.shared.access import Caller
 from application.shared.uow import UnitOfWorkFactory
 from application.wallet import WalletService
@@ -30,24 +30,24 @@ def org_of(container: Any, login: str) -> str:
 
 @pytest.mark.parametrize("admin_first", [True, False], ids=["admin-then-demo", "demo-then-admin"])
 def test_there_is_one_platform_organisation_whichever_comes_first(container: Any, admin_first: bool) -> None:
-    setup = container.get(PlatformSetup)
+    setup, demo = container.get(PlatformSetup), container.get(DemoData)
     if admin_first:
         setup.create_platform_admin("root", "Sup3rsecret")
-    first = setup.load_demo()
+    first = demo.load()
     if not admin_first:
         setup.create_platform_admin("root", "Sup3rsecret")
     platforms = platform_org_ids(container)
     assert len(platforms) == 1
     assert org_of(container, "root") == org_of(container, "demo-platform") == platforms[0]
     assert len({u["org_id"] for u in first["users"]}) == 6  # the other five are organisations of their own
-    again = setup.load_demo()
+    again = demo.load()
     assert [u["status"] for u in again["users"]] == ["exists"] * 6 and platform_org_ids(container) == platforms
     assert [u["org_id"] for u in again["users"]] == [org_of(container, u["login"]) for u in again["users"]]
     assert again["users"][0]["org_id"] == platforms[0]  # run again, it still says where each login is
 
 
 def test_the_demo_funds_its_wallets_and_makes_the_merchant_the_agencys_principal(container: Any) -> None:
-    first = container.get(PlatformSetup).load_demo()
+    first = container.get(DemoData).load()
     ids = {u["login"]: u["org_id"] for u in first["users"]}
     wallets = container.get(WalletService)
     admin = Caller(org_id=ids["demo-platform"], org_kinds=frozenset({"platform"}), roles=("platform_admin",),
@@ -60,5 +60,5 @@ def test_the_demo_funds_its_wallets_and_makes_the_merchant_the_agencys_principal
     with container.get(UnitOfWorkFactory)() as uow:
         relation = uow.repo(RelationRepository).find("agency_principal", ids["demo-agency"], ids["demo-merchant"])
     assert relation is not None and relation.status == "authorized"
-    assert "funds" not in container.get(PlatformSetup).load_demo()  # run again: nothing is paid twice
+    assert "funds" not in container.get(DemoData).load()  # run again: nothing is paid twice
     assert str(wallets.wallet(admin, ids["demo-customer"]).figures.cash) == "1000.00"
