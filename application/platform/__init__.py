@@ -10,12 +10,14 @@ from injector import inject
 from application.shared.access import Caller
 from application.shared.audit import record
 from application.shared.clock import Clock
+from application.shared.paging import PageRequest
 from application.shared.uow import UnitOfWork, UnitOfWorkFactory
 from application.wallet import RechargeService, WalletService
 from domain.identity.errors import LoginTaken
 from domain.identity.model import Organization, OrgRelation, User, check_password_strength
 from domain.identity.ports import OrganizationRepository, PasswordHasher, RelationRepository, UserRepository
 from domain.identity.roles import admin_roles_for
+from domain.wallet.ports import LineFilter
 
 DEMO_PASSWORD = "Demo12345"  # noqa: S105 - printed by `agora demo`, for local trials only
 
@@ -94,6 +96,9 @@ class DemoData:
                 if existing is not None:
                     created["users"].append({"login": login, "org_id": existing.org_id, "org": org_name,
                                              "status": "exists"})
+                    org_of = orgs.get(existing.org_id)
+                    if org_of is not None:
+                        made[login] = (org_of, existing)
                     continue
                 if kinds == ["platform"]:
                     org = self.setup.the_platform(uow, orgs, org_name, now)
@@ -108,24 +113,42 @@ class DemoData:
                 uow.publish(*user.events)
                 made[login] = (org, user)
                 created["users"].append({"login": login, "org_id": org.id, "org": org.name})
-            if "demo-agency" in made and "demo-merchant" in made:
+            if "demo-agency" in made and "demo-merchant" in made and uow.repo(RelationRepository).find(
+                    "agency_principal", made["demo-agency"][0].id, made["demo-merchant"][0].id) is None:
                 relation = OrgRelation.invite_principal(made["demo-agency"][0], made["demo-merchant"][0], now)
                 relation.accept(now)
                 uow.repo(RelationRepository).add(relation)
             uow.commit()
         if {"demo-platform", "demo-customer", "demo-agency", "demo-merchant"} <= made.keys():
-            created["funds"] = self._fund_demo(made)
+            funds = self._fund_demo(made)
+            if funds:
+                created["funds"] = funds
         return created
 
     def _fund_demo(self, made: dict[str, tuple[Organization, User]]) -> dict[str, str]:
+        """Each funding step runs unless its entry is there, so a run that stopped part-way
+        is finished by the next one and nothing is paid twice. Returns the wallets' cash
+        when this run paid anything."""
         def caller(login: str, role: str) -> Caller:
             org, user = made[login]
             return Caller(org_id=org.id, org_kinds=org.kinds, roles=(role,), user_id=user.id)
 
+        def done(org_id: str, entry_type: str) -> bool:
+            lines = self.wallets.entries(finance, org_id, PageRequest(per_page=1), LineFilter(type=entry_type))
+            return bool(lines.items)
+
         finance = caller("demo-platform", "platform_finance")
         customer, agency, merchant = (made[k][0].id for k in ("demo-customer", "demo-agency", "demo-merchant"))
-        self.recharges.recharge(finance, customer, Decimal("1000.00"), "offline", "demo: opening balance")
-        self.recharges.recharge(finance, agency, Decimal("500.00"), "offline", "demo: opening balance")
-        self.wallets.allocate(caller("demo-agency", "agency_owner"), agency, merchant, Decimal("200.00"),
-                              "demo: first allocation")
-        return {"demo-customer": "1000.00", "demo-agency": "300.00", "demo-merchant": "200.00"}  # cash after
+        paid = False
+        for org_id, amount in ((customer, "1000.00"), (agency, "500.00")):
+            if not done(org_id, "recharge"):
+                self.recharges.recharge(finance, org_id, Decimal(amount), "offline", "demo: opening balance")
+                paid = True
+        if not done(merchant, "allocation"):
+            self.wallets.allocate(caller("demo-agency", "agency_owner"), agency, merchant, Decimal("200.00"),
+                                  "demo: first allocation")
+            paid = True
+        if not paid:
+            return {}
+        return {login: str(self.wallets.wallet(finance, made[login][0].id).figures.cash)
+                for login in ("demo-customer", "demo-agency", "demo-merchant")}

@@ -62,3 +62,20 @@ def test_the_demo_funds_its_wallets_and_makes_the_merchant_the_agencys_principal
     assert relation is not None and relation.status == "authorized"
     assert "funds" not in container.get(DemoData).load()  # run again: nothing is paid twice
     assert str(wallets.wallet(admin, ids["demo-customer"]).figures.cash) == "1000.00"
+
+
+def test_a_demo_run_stopped_part_way_is_finished_by_the_next_without_paying_twice(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo = container.get(DemoData)
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("database went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(demo.wallets, "allocate", down)
+        with pytest.raises(ConnectionError):
+            demo.load()  # users and both recharges are in; the allocation is not
+    again = container.get(DemoData).load()
+    assert again["funds"] == {"demo-customer": "1000.00", "demo-agency": "300.00", "demo-merchant": "200.00"}
+    assert [u["status"] for u in again["users"]] == ["exists"] * 6
+    assert "funds" not in container.get(DemoData).load()
