@@ -63,7 +63,6 @@ class PlatformSetup:
         return org
 
 
-
 class DemoData:
     """``agora demo``: the demo organisations and users, and their opening funds."""
 
@@ -76,7 +75,7 @@ class DemoData:
     def load(self) -> dict[str, Any]:
         """A platform, a vendor (also a provider), a provider, a customer, an agency and a
         merchant, with users; the merchant is the agency's authorised principal, and the
-        first run funds the wallets (the customer's and the agency's by offline recharge, the
+        wallets are funded once (the customer's and the agency's by offline recharge, the
         merchant's by the agency's allocation) so the wallet and agency pages show something."""
         now = self.setup.clock.now()
         spec = [
