@@ -109,6 +109,23 @@ def test_reconciliation_flags_a_mismatch_and_gives_up_on_unknown_trades(containe
     assert cash(container, org) == D("50.00")
 
 
+def test_reconciliation_flags_a_failure_of_another_trade_and_leaves_the_recharge_pending(
+        container: Any, gateway: FakeGateway, org: str) -> None:
+    svc = container.get(RechargeService)
+    started = datetime.now(UTC)
+    rec = svc.recharge(owner(org), org, D("20.00"), "sandbox").recharge
+    gateway.statuses[rec.id] = PaymentStatus(rec.id, "failed", gateway_trade_no="gw-someone-else")
+    with freeze_time(started + timedelta(minutes=11)):
+        report = svc.reconcile()
+    assert (report.checked, report.failed, report.flagged) == (1, 0, 1)
+    got = svc.get_recharge(owner(org), org, rec.id)
+    assert got.status == "pending" and "gw-someone-else failed" in (got.flag or "")
+    gateway.statuses[rec.id] = PaymentStatus(rec.id, "failed", gateway_trade_no=f"gw-{rec.id}")
+    with freeze_time(started + timedelta(minutes=12)):
+        assert svc.reconcile().failed == 1  # its own trade failing fails it
+    assert svc.get_recharge(owner(org), org, rec.id).status == "failed"
+
+
 def test_refunds_stay_pending_while_the_gateway_is_down_and_settle_later(container: Any, gateway: FakeGateway,
                                                                          org: str) -> None:
     svc = container.get(RechargeService)
