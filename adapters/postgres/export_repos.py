@@ -30,11 +30,11 @@ class SqlExports(ExportRepository):
         values.pop("id")
         self.conn.execute(update(t.export_jobs).where(t.export_jobs.c.id == job.id).values(**values))
 
-    def list(self, org_id: str, offset: int, limit: int) -> tuple[list[ExportJob], int]:
+    def list(self, requested_by: str, offset: int, limit: int) -> tuple[list[ExportJob], int]:
         c = t.export_jobs.c
         total = self.conn.execute(select(func.count()).select_from(t.export_jobs)
-                                  .where(c.org_id == org_id)).scalar_one()
-        rows = self.conn.execute(select(t.export_jobs).where(c.org_id == org_id)
+                                  .where(c.requested_by == requested_by)).scalar_one()
+        rows = self.conn.execute(select(t.export_jobs).where(c.requested_by == requested_by)
                                  .order_by(c.created_at.desc(), c.id.desc()).offset(offset).limit(limit))
         return [self._row(r) for r in rows], total
 

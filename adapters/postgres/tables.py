@@ -719,4 +719,5 @@ export_jobs = Table(
     Column("row_count", Integer),
     Column("error", String(500)),
     Index("ix_export_jobs_org_created", "org_id", "created_at"),
+    Index("ix_export_jobs_requester_created", "requested_by", "created_at"),  # the task centre's list
 )

@@ -58,7 +58,7 @@ class ExportRepository(abc.ABC):
     def save(self, job: ExportJob) -> None: ...
 
     @abc.abstractmethod
-    def list(self, org_id: str, offset: int, limit: int) -> tuple[list[ExportJob], int]: ...
+    def list(self, requested_by: str, offset: int, limit: int) -> tuple[list[ExportJob], int]: ...
 
 
 class ExportStore(abc.ABC):
@@ -77,6 +77,11 @@ class ExportSource(abc.ABC):
     @abc.abstractmethod
     def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
         """Raise Forbidden/NotFound/ValidationFailed unless the caller may export this."""
+
+    def authorize_read(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
+        """Raise unless the caller may read a finished export of this kind with these (stored)
+        filters: by default, exactly when it may request the same export now."""
+        self.authorize(caller, org_id, dict(filters))
 
     @abc.abstractmethod
     def rows(self, uow: UnitOfWork, org_id: str, filters: dict[str, Any]
@@ -189,15 +194,23 @@ class ExportService:
         return job
 
     def get(self, caller: Caller, export_id: str) -> ExportJob:
+        """An export is read under the rule that let it be requested, checked again now: an
+        export of a statement is as secret as the statement (a role without funds, or one
+        that lost them since, is refused as it would be asking for the export)."""
         with self.uow_factory() as uow:
             job = uow.repo(ExportRepository).get(export_id)
         if job is None or not caller.can_see_org(job.org_id):
             raise NotFound("no such export", code="export_not_found")
+        self.kinds.resolve(job.kind, self.injector).authorize_read(caller, job.org_id, job.filters)
         return job
 
     def list(self, caller: Caller, page: PageRequest) -> Page[ExportJob]:
+        """The caller's own requests (the task centre is per user or API key), newest first."""
+        requester = caller.user_id or caller.api_key_id
+        if requester is None:
+            return Page([], page.page, page.per_page, 0)
         with self.uow_factory() as uow:
-            items, total = uow.repo(ExportRepository).list(caller.effective_org_id, page.offset, page.per_page)
+            items, total = uow.repo(ExportRepository).list(requester, page.offset, page.per_page)
         return Page(items, page.page, page.per_page, total)
 
     def download(self, caller: Caller, export_id: str) -> tuple[ExportJob, bytes]:

@@ -167,6 +167,17 @@ class ProjectsExport(ExportSource):
                             "provider_org_id": scope.provider_org_id,
                             "participant_user_id": scope.participant_user_id}
 
+    def authorize_read(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
+        """The export holds its requester's scope, which names the requester when it counts
+        projects they take part in: it is read by a caller who may export the tab now with
+        the very same scope (the requester, rights unchanged) or who sees everything."""
+        if list_scope(caller).everything:
+            return
+        mine = {k: v for k, v in filters.items() if k != "scope"}
+        self.authorize(caller, org_id, mine)
+        if mine["scope"] != filters.get("scope"):
+            raise Forbidden("this export covers projects you do not see", code="permission_denied")
+
     def rows(self, uow: UnitOfWork, org_id: str, filters: dict[str, Any]
              ) -> tuple[list[str], Iterable[list[Any]]]:
         raw = filters.get("scope")

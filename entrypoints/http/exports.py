@@ -62,7 +62,7 @@ def create_export(caller: Caller) -> Any:
 
 
 @bp.get("/exports")
-@doc(summary="My organisation's exports", tags=["exports"], query_schema=ExportQuery,
+@doc(summary="My exports (requested by this user or API key), newest first", tags=["exports"], query_schema=ExportQuery,
      response=paged(ExportOut, "ExportPage"), paged=True)
 @authenticated
 def list_exports(caller: Caller) -> Any:

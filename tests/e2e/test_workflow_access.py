@@ -237,6 +237,14 @@ def test_export_of_a_tab_runs_as_a_background_job(world: World, tenant_factory: 
     assert sorted(line.split(",")[0] for line in lines[1:]) == ["exp-1", "exp-2"]
     r = vendor.post("/api/v1/exports", json={"kind": "projects", "filters": {"colour": "red"}})
     assert r.status_code == 422
+    # the export holds its requester's scope: a designer (their own projects) or another
+    # manager cannot read it, the platform can
+    _, lisi = add_user(vendor, world.vendor.org_id, "lisi1010", "李四", ["designer"])
+    _, pm = add_user(vendor, world.vendor.org_id, "pm1", "项目经理", ["vendor_project_manager"])
+    for api in (lisi, pm):
+        r = api.get(f"/api/v1/exports/{job['id']}/download")
+        assert r.status_code == 403 and r.get_json()["error"]["code"] == "permission_denied"
+    assert world.platform.get(f"/api/v1/exports/{job['id']}/download").status_code == 200
     # another vendor's export of the same tab has nothing of mine
     other = tenant_factory("别家厂商", ["vendor"], "othervendor")
     job = ok(other.api.post("/api/v1/exports", json={"kind": "projects", "filters": {"tab": "running"}}), 202)

@@ -51,6 +51,34 @@ def test_export_permissions_and_filters(world: World) -> None:
     assert r.status_code == 202  # the platform's finance reads every statement
 
 
+def test_an_export_is_read_under_the_rule_that_let_it_be_requested(world: World) -> None:
+    """A finished export is the statement itself: a role without funds cannot poll or
+    download one its organisation's owner made, another tenant cannot find it, and the
+    task centre lists each caller's own requests."""
+    c, a = world.customer, world.agency
+    world.offline(c.org_id, "100.00")
+    world.offline(a.org_id, "50.00")
+    mine = c.api.post("/api/v1/exports", json={"kind": "wallet_entries", "org_id": c.org_id}).get_json()["id"]
+    agency_job = a.api.post("/api/v1/exports", json={"kind": "agency_entries"}).get_json()["id"]
+    for api, job in ((world.customer_user, mine), (world.agency_employee, agency_job)):
+        for path in (f"/api/v1/exports/{job}", f"/api/v1/exports/{job}/download"):
+            r = api.get(path)
+            assert r.status_code == 403 and err(r) == "permission_denied", (path, r.get_json())
+    for path in (f"/api/v1/exports/{mine}", f"/api/v1/exports/{mine}/download"):
+        r = world.other.api.get(path)
+        assert r.status_code == 404 and err(r) == "export_not_found"
+    assert world.agency_admin.get(f"/api/v1/exports/{agency_job}/download").status_code == 200  # may export it too
+    assert world.finance.get(f"/api/v1/exports/{mine}/download").status_code == 200  # reads every statement
+
+    assert [j["id"] for j in c.api.get("/api/v1/exports").get_json()["items"]] == [mine]
+    for api in (world.customer_user, world.agency_employee, world.agency_admin, world.other.api):
+        assert api.get("/api/v1/exports").get_json()["items"] == []
+    second = c.api.post("/api/v1/exports", json={"kind": "wallet_entries", "org_id": c.org_id,
+                                                 "format": "xlsx"}).get_json()["id"]
+    page = c.api.get("/api/v1/exports", query_string={"per_page": "1"}).get_json()
+    assert ([j["id"] for j in page["items"]], page["total"]) == ([second], 2)
+
+
 def test_an_export_row_has_every_figure_after_it_and_the_entrys_details(world: World) -> None:
     c = world.customer
     world.offline(c.org_id, "100.00", "slip 42")
