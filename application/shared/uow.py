@@ -100,11 +100,15 @@ class UnitOfWork(abc.ABC):
 
 class UnitOfWorkFactory(abc.ABC):
     @abc.abstractmethod
-    def __call__(self, *, autocommit: bool = False) -> UnitOfWork:
+    def __call__(self, *, autocommit: bool = False, snapshot: bool = False) -> UnitOfWork:
         """``autocommit``: every statement commits on its own — for work that is a single
         write whose statement must not keep a transaction open behind it (ADR 0010). Such
         a unit must have no commit guards and publish no event that has handlers: neither
-        could commit with the write (the adapter refuses)."""
+        could commit with the write (the adapter refuses).
+
+        ``snapshot``: a read-only unit whose every statement sees the same committed state
+        (an export paging through a statement while charges land must not repeat or skip
+        a row at a page's edge)."""
 
     @property
     @abc.abstractmethod
