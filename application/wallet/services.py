@@ -872,9 +872,16 @@ class WalletService(WalletBase):
         return self._run(command)
 
     def get_hold(self, caller: Caller, hold_id: str) -> Hold:
-        hold = self._load_hold(caller, hold_id)
+        """Whoever may view the wallet sees its holds: the list's rule (an agency's admin
+        sees its authorised principals' holds without acting for them)."""
         with self.uow_factory() as uow:
-            self._require_view(uow, caller, hold.org_id)
+            hold = uow.repo(HoldRepository).get(hold_id)
+            if hold is None:
+                raise errors.HoldNotFound("no such hold")
+            try:
+                self._require_view(uow, caller, hold.org_id)
+            except errors.WalletNotFound:
+                raise errors.HoldNotFound("no such hold") from None
         return hold
 
     # -- allocation ---------------------------------------------------------------------------------

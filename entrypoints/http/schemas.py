@@ -57,3 +57,11 @@ def paged(item: type[Schema], name: str) -> type[Schema]:
         "total": fields.Integer(required=True),
     }
     return type(name, (Schema,), attrs)
+
+
+class NoBody(Strict):
+    """No fields: the action is named by its path. Anything sent is refused (422), as on
+    every POST."""
+
+
+NO_BODY = NoBody()

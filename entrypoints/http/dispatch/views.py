@@ -13,7 +13,7 @@ from entrypoints.http.api import doc, dump, dump_page, page_request, query, reje
 from entrypoints.http.auth import authenticated, service
 from entrypoints.http.dispatch import schemas as s
 from entrypoints.http.errors import ApiError
-from entrypoints.http.schemas import paged
+from entrypoints.http.schemas import NO_BODY, paged
 
 bp = Blueprint("dispatch", __name__, url_prefix="/api/v1")
 bp.url_value_preprocessor(reject_nul_in_path)
@@ -112,6 +112,7 @@ def queue(caller: Caller) -> Any:
 @doc(summary="Dispatch one queued project now", tags=T, response=s.DispatchOut)
 @authenticated
 def dispatch_now(caller: Caller, project_id: str) -> Any:
+    load_body(NO_BODY)  # anything sent is refused (422)
     return dump(s.DispatchOut, svc().dispatch_now(caller, project_id))
 
 

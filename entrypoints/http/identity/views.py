@@ -12,7 +12,7 @@ from domain.shared.errors import Forbidden
 from entrypoints.http.api import body, doc, dump, dump_page, page_request, query
 from entrypoints.http.auth import authenticated, service
 from entrypoints.http.identity import schemas as s
-from entrypoints.http.schemas import paged
+from entrypoints.http.schemas import NO_BODY, paged
 
 bp = Blueprint("identity", __name__, url_prefix="/api/v1")
 T = ["identity"]
@@ -100,6 +100,7 @@ def my_messages(caller: Caller) -> Any:
 @doc(summary="Mark an in-site message read", tags=["auth"], status=204)
 @authenticated
 def read_message(caller: Caller, message_id: str) -> Any:
+    body(NO_BODY)  # anything sent is refused (422)
     svc().mark_read(caller, message_id)
     return "", 204
 
@@ -229,6 +230,7 @@ for _action in ("suspend", "restore", "cancel"):
 @doc(summary="Admin reset: a new one-time password, shown once", tags=T, response=s.CreatedUserOut)
 @authenticated
 def reset_password(caller: Caller, org_id: str, user_id: str) -> Any:
+    body(NO_BODY)  # anything sent is refused (422)
     created = svc().reset_password(caller, org_id, user_id)
     out = s.UserOut().dump(created.user)
     out["one_time_password"] = created.one_time_password
@@ -349,6 +351,7 @@ def list_providers(caller: Caller, org_id: str) -> Any:
 @doc(summary="The invited merchant accepts an agency", tags=T, response=s.RelationOut, errors=(409,))
 @authenticated
 def accept_relation(caller: Caller, rel_id: str) -> Any:
+    body(NO_BODY)  # anything sent is refused (422)
     return dump(s.RelationOut, svc().respond_relation(caller, rel_id, "accept"))
 
 
@@ -356,6 +359,7 @@ def accept_relation(caller: Caller, rel_id: str) -> Any:
 @doc(summary="Either side ends a relation", tags=T, response=s.RelationOut, errors=(409,))
 @authenticated
 def terminate_relation(caller: Caller, rel_id: str) -> Any:
+    body(NO_BODY)  # anything sent is refused (422)
     return dump(s.RelationOut, svc().respond_relation(caller, rel_id, "terminate"))
 
 

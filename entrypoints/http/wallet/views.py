@@ -42,7 +42,7 @@ from entrypoints.http.api import (
 )
 from entrypoints.http.auth import authenticated, service
 from entrypoints.http.errors import ApiError, error_body
-from entrypoints.http.schemas import OUT_OF_RANGE, PagedQuery, paged
+from entrypoints.http.schemas import NO_BODY, OUT_OF_RANGE, PagedQuery, paged
 from entrypoints.http.wallet import schemas as s
 
 bp = Blueprint("wallet", __name__, url_prefix="/api/v1")
@@ -488,6 +488,7 @@ def list_agreements(caller: Caller, org_id: str) -> Any:
      tags=T, response=s.AgreementOut, errors=(409,))
 @authenticated
 def confirm_agreement(caller: Caller, org_id: str, agreement_id: str) -> Any:
+    body(NO_BODY)  # anything sent is refused (422)
     return dump(s.AgreementOut, wallets().confirm_agreement(caller, org_id, agreement_id))
 
 
@@ -495,5 +496,6 @@ def confirm_agreement(caller: Caller, org_id: str, agreement_id: str) -> Any:
 @doc(summary="Revoke an agreement (owner or platform admin)", tags=T, response=s.AgreementOut, errors=(409,))
 @authenticated
 def revoke_agreement(caller: Caller, org_id: str, agreement_id: str) -> Any:
+    body(NO_BODY)  # anything sent is refused (422)
     return dump(s.AgreementOut, wallets().revoke_agreement(caller, org_id, agreement_id))
 

@@ -22,7 +22,7 @@ from domain.workflow.templates import FlowTemplate, node_to_dict
 from entrypoints.http.api import body, doc, dump, dump_page, page_request, query, reject_nul_in_path
 from entrypoints.http.auth import authenticated, service
 from entrypoints.http.errors import ApiError
-from entrypoints.http.schemas import paged
+from entrypoints.http.schemas import NO_BODY, paged
 from entrypoints.http.workflow import schemas as s
 
 bp = Blueprint("workflow", __name__, url_prefix="/api/v1")
@@ -160,6 +160,7 @@ def new_version(caller: Caller, template_id: str) -> Any:
      response=s.FlowTemplateOut, errors=(404, 409))
 @authenticated
 def publish_template(caller: Caller, template_id: str) -> Any:
+    body(NO_BODY)  # anything sent is refused (422)
     return dump(s.FlowTemplateOut, template_out(templates().publish(caller, template_id)))
 
 
@@ -168,6 +169,7 @@ def publish_template(caller: Caller, template_id: str) -> Any:
      errors=(404, 409))
 @authenticated
 def approve_template(caller: Caller, template_id: str) -> Any:
+    body(NO_BODY)  # anything sent is refused (422)
     return dump(s.FlowTemplateOut, template_out(templates().review(caller, template_id, approve=True)))
 
 

@@ -178,6 +178,13 @@ def test_review_findings_stay_fixed(world: World) -> None:
     assert r.status_code == 422 and err(r) == "purpose_mismatch", r.get_json()
     assert "payees.0.org_id" in r.get_json()["error"]["details"]
     assert cash(world, merchant.api, merchant.org_id + EXT) == Decimal("0.00")
+    # the agency's admin, who lists its principal's holds, sees each one too
+    listed = world.agency_admin.get(url(merchant.org_id, "/holds")).get_json()["items"]
+    assert [h["id"] for h in listed] == [hold["id"]]
+    r = world.agency_admin.get(f"/api/v1/holds/{hold['id']}")
+    assert r.status_code == 200 and r.get_json()["id"] == hold["id"], r.get_json()
+    r = world.agency_employee.get(f"/api/v1/holds/{hold['id']}")
+    assert r.status_code == 404 and err(r) == "hold_not_found"  # no funds: as on the list
     # nor charge an external wallet with payees
     world.offline(merchant.org_id + EXT, "20.00")
     ext_hold = merchant.api.post(url(merchant.org_id + EXT, "/holds"), json={

@@ -415,6 +415,12 @@ def test_hold_capture_and_release(world: World) -> None:
     assert r.status_code == 422 and err(r) == "invalid_expiry"
     listed = c.api.get(url(c.org_id, "/holds")).get_json()
     assert [h["status"] for h in listed["items"]] == ["released", "captured"]
+    assert c.api.get(f"/api/v1/holds/{second}").get_json()["status"] == "released"
+    for api in (world.other.api, world.agency.api):  # another tenant; an agency that is not its agency
+        r = api.get(f"/api/v1/holds/{second}")
+        assert r.status_code == 404 and err(r) == "hold_not_found"
+    r = world.customer_user.get(f"/api/v1/holds/{second}")
+    assert r.status_code == 403 and err(r) == "permission_denied"  # no funds
     types = [e["type"] for e in world.entries(c.api, c.org_id)]
     assert types == ["release", "hold", "capture", "hold", "recharge"]
 
