@@ -53,7 +53,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
@@ -203,6 +203,11 @@ class WalletView:
     low_balance_alerted: bool = False
     withholding_active: bool = False
     historical: bool = False
+
+
+def _payee_fields(payees: Sequence[tuple[str, Decimal]]) -> dict[str, str]:
+    """Each payee's wallet and the body field that named it first."""
+    return {p: f"payees.{i}.org_id" for i, (p, _) in reversed(list(enumerate(payees)))}
 
 
 def check_granularity(granularity: str) -> None:
@@ -360,9 +365,11 @@ class WalletBase:
 
     # -- running a command ------------------------------------------------------------
 
-    def _run(self, command: Callable[[Ledger], T]) -> T:
+    def _run(self, command: Callable[[Ledger], T], fields: Mapping[str, str] | None = None) -> T:
         """Run ``command`` in a unit of work; wallets missing on first touch are created
-        (in their own short transaction) and the command retried once."""
+        (in their own short transaction) and the command retried once. ``fields`` names the
+        request field of a wallet the request named in its body (a payee): one that cannot
+        exist is 422 on that field rather than 404."""
         for _ in range(3):
             now = self.clock.now()
             try:
@@ -370,14 +377,16 @@ class WalletBase:
                     return command(Ledger(uow, self.clock, now))
             except MissingWallets as missing:
                 with commit_guards(()):  # creating empty wallets is no effect of the request
-                    self._create_wallets(missing.org_ids, now)
+                    self._create_wallets(missing.org_ids, now, fields or {})
         raise RuntimeError("wallets could not be created")  # pragma: no cover - defensive
 
-    def _create_wallets(self, org_ids: set[str], now: datetime) -> None:
+    def _create_wallets(self, org_ids: set[str], now: datetime, fields: Mapping[str, str]) -> None:
         """``org_ids`` are wallet keys (domain.wallet.purpose)."""
         with self.uow_factory() as uow:
             for key in sorted(org_ids):
                 if not self._may_hold(uow, key):
+                    if key in fields:
+                        raise ValidationFailed(fields[key], "no such organisation", code="unknown_payee")
                     raise errors.WalletNotFound(f"no wallet {key}")
                 uow.repo(WalletRepository).create(key, now)
             uow.commit()
@@ -648,7 +657,7 @@ class WalletService(WalletBase):
             tx.uow.commit()
             return EntryResult(entry, line)
 
-        return self._run(command)
+        return self._run(command, _payee_fields(c.payees))
 
     def _charge_batch(self, charges: Sequence[_Charge]) -> list[EntryResult | BaseException]:
         """Charges in one transaction (the combiner batches those of one wallet; each charge
@@ -851,7 +860,7 @@ class WalletService(WalletBase):
             tx.uow.commit()
             return EntryResult(entry, line)
 
-        return self._run(command)
+        return self._run(command, _payee_fields(payee_list))
 
     def release(self, caller: Caller | None, hold_id: str) -> HoldResult:
         org_id = self._load_hold(caller, hold_id).org_id

@@ -356,6 +356,14 @@ def test_payees_and_withholding(world: World) -> None:
     assert c.api.get(url(c.org_id, f"/entries/{theirs['entry_id']}")).get_json()["amount"] == "10.00"
     r = charge(world.admin, c.org_id, "1.00", "t-2", payees=[{"org_id": s.org_id, "amount": "1.01"}])
     assert r.status_code == 422 and err(r) == "payees_exceed_charge"
+    nobody = [{"org_id": s.org_id, "amount": "0.50"}, {"org_id": "org_nobody", "amount": "0.50"}]
+    r = charge(world.admin, c.org_id, "1.00", "t-5", payees=nobody)
+    assert r.status_code == 422 and err(r) == "unknown_payee" and "payees.1.org_id" in r.get_json()["error"]["details"]
+    hold = c.api.post(url(c.org_id, "/holds"), json={"amount": "1.00", "reference": "t-6",
+                                                      "expires_at": soon(1)}).get_json()["id"]
+    r = world.admin.post(f"/api/v1/holds/{hold}/capture", json={"payees": nobody[::-1]})
+    assert r.status_code == 422 and err(r) == "unknown_payee" and "payees.0.org_id" in r.get_json()["error"]["details"]
+    assert c.api.post(f"/api/v1/holds/{hold}/release").status_code == 200  # the failed capture left it active
     two = [{"org_id": s.org_id, "amount": "3.00"}, {"org_id": world.agency.org_id, "amount": "1.00"}]
     first = charge(world.admin, c.org_id, "5.00", "t-4", payees=two)
     assert first.status_code == 201, first.get_json()
