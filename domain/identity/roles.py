@@ -96,7 +96,7 @@ _ROLES = [
          "goods, subscriptions, fulfilment and statements of a supplier"),
     Role("merchant_admin", frozenset({"merchant", "partner_merchant"}),
          frozenset(_ID_ADMIN | {"wallet.view", "wallet.recharge", "wallet.withdraw", "wallet.manage",
-                                "points.vouchers.verify",
+                                "wallet.deposit.pay", "points.vouchers.verify",
                                 "settlement.view"}),
          "verify vouchers, view settlements, manage the organisation"),
     Role("merchant_clerk", frozenset({"merchant", "partner_merchant"}),

@@ -613,6 +613,12 @@ def test_credit_limit_and_deposit(world: World) -> None:
     r = world.admin.post(url(c.org_id, "/deposit/refunds"), json={"note": "relation ended"})
     assert r.status_code == 201 and r.get_json()["balances_after"]["cash"] == "40.00"
     assert [e["type"] for e in world.entries(world.admin, c.org_id, type="adjustment")] == ["adjustment"] * 2
+    # every owner role pays its own deposit: a merchant's admin too
+    m = world.merchant
+    world.offline(m.org_id, "20.00")
+    assert world.admin.put(url(m.org_id, "/deposit"), json={"deposit_due": "15.00"}).status_code == 200
+    r = m.api.post(url(m.org_id, "/deposit/payments"), json={})
+    assert r.status_code == 201 and r.get_json()["balances_after"]["deposit_paid"] == "15.00", r.get_json()
     assert world.ledger_total() == 0
 
 
