@@ -165,6 +165,7 @@ class _Charge:
     note: str | None
     # the caller's commit guards (its Idempotency-Key lease): a leader thread commits for it
     guards: tuple[CommitGuard, ...] = ()
+    person: Caller | None = None  # a user (not an API key or a module): logged with the entry
 
 
 class MissingWallets(Exception):
@@ -203,6 +204,23 @@ class WalletView:
     low_balance_alerted: bool = False
     withholding_active: bool = False
     historical: bool = False
+
+
+def _person(caller: Caller | None) -> Caller | None:
+    """The caller when it is a person (a user's token, perhaps acting for a principal):
+    spends they make go to the operation log (identity.md). API keys' and modules'
+    spends — the high-volume path — are recorded by their entries alone (``actor_id``)."""
+    return caller if caller is not None and caller.user_id is not None else None
+
+
+def _log_person(uow: UnitOfWork, caller: Caller | None, operation: str, entry: JournalEntry, summary: str) -> None:
+    person = _person(caller)
+    if person is not None:
+        record(uow, person, operation, entry.id, summary, entry.created_at, org_id=org_of(entry.org_id))
+
+
+def _log_charge(uow: UnitOfWork, c: _Charge, entry: JournalEntry) -> None:
+    _log_person(uow, c.person, "wallet.charge", entry, f"charge {c.amount} for {c.reference}")
 
 
 def _payee_fields(payees: Sequence[tuple[str, Decimal]]) -> dict[str, str]:
@@ -625,7 +643,7 @@ class WalletService(WalletBase):
         if caller is None and withholding is not None:
             mode = withholding
         request = _Charge(org_id, amount, reference, coupon_kind, tuple(payee_list), mode, self._actor(caller), note,
-                          current_commit_guards())
+                          current_commit_guards(), _person(caller))
         return self._charges.submit(org_id, request)
 
     def _charge_one(self, c: _Charge) -> EntryResult:
@@ -653,6 +671,7 @@ class WalletService(WalletBase):
                 assert replay is not None
                 return replay
             tx.save()
+            _log_charge(tx.uow, c, entry)
             line = tx.lines[c.org_id]
             tx.uow.commit()
             return EntryResult(entry, line)
@@ -706,6 +725,9 @@ class WalletService(WalletBase):
                     assert res is not None
                 results.append(res)
             tx.save()
+            for c, res in zip(charges, out, strict=True):
+                if isinstance(res, EntryResult):
+                    _log_charge(tx.uow, c, res.entry)
             with commit_guards(tuple(g for c, res in zip(charges, out, strict=True)
                                      if isinstance(res, EntryResult) for g in c.guards)):
                 tx.uow.commit()
@@ -731,7 +753,9 @@ class WalletService(WalletBase):
         if any(c.payees or c.org_id != org_id for c in charges) or len(set(keys)) < len(keys):
             return "not_plain", None
         guards = tuple(g for c in charges for g in c.guards)
-        solo = not guards and not self._registry.handlers_for(WalletCharged.event_name())
+        # a person's charge is logged with it (the operation log), so it is never on its own
+        solo = not guards and not self._registry.handlers_for(WalletCharged.event_name()) \
+            and not any(c.person for c in charges)
         with commit_guards(guards), self.uow_factory(autocommit=solo) as uow:
             wallet = uow.repo(WalletRepository).get(org_id)
             if wallet is None:
@@ -755,6 +779,8 @@ class WalletService(WalletBase):
             landed = uow.repo(LedgerRepository).add_unlocked(entries, lines, terms)
             if landed is None:
                 return "declined", None
+            for c, entry in zip(charges, entries, strict=True):
+                _log_charge(uow, c, entry)
             uow.commit()
         return "landed", [EntryResult(*_as_landed(entry, line, landed, lines[-1]))
                           for entry, line in zip(entries, lines, strict=True)]
@@ -807,6 +833,7 @@ class WalletService(WalletBase):
                 raise RuntimeError(f"hold key of {reference!r} taken under the wallet's lock")
             tx.uow.repo(HoldRepository).add(hold)
             tx.save()
+            _log_person(tx.uow, caller, "wallet.hold", entry, f"hold {amount} for {reference}")
             tx.uow.commit()
             return HoldResult(hold, entry.id)
 
@@ -856,6 +883,7 @@ class WalletService(WalletBase):
                 raise errors.HoldNotActive("hold already settled")
             tx.uow.repo(HoldRepository).save(hold)
             tx.save()
+            _log_person(tx.uow, caller, "wallet.capture", entry, f"capture {entry.amount} of hold {hold_id}")
             line = tx.lines[org_id]
             tx.uow.commit()
             return EntryResult(entry, line)
@@ -875,6 +903,7 @@ class WalletService(WalletBase):
             tx.write(entry)
             tx.uow.repo(HoldRepository).save(hold)
             tx.save()
+            _log_person(tx.uow, caller, "wallet.release", entry, f"release hold {hold_id}")
             tx.uow.commit()
             return HoldResult(hold, entry.id)
 

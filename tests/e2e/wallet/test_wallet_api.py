@@ -808,3 +808,39 @@ def test_a_figure_beyond_what_the_database_holds_is_409_and_nothing_is_written(w
     assert world.wallet(c.api, c.org_id)["cash"] == top
     assert world.entries(c.api, c.org_id, type="recharge")[0]["amount"] == top  # only the first
     assert world.ledger_total() == 0
+
+
+def test_a_persons_spends_are_in_the_operation_log_with_whom_they_acted_for(world: World) -> None:
+    """identity.md: every write an organisation's users make is logged, and an agency user
+    acting for a principal as "agency user X acting for principal Y". A charge, hold, capture
+    or release by a person (a user's token) is logged with its entry, in its transaction;
+    one by an API key (server to server, the high-volume path) is recorded by its entry."""
+    from tests.e2e.wallet.test_agency_overview import key_client
+
+    m, acting = world.merchant, {"X-Act-As-Org": world.merchant.org_id}
+    world.offline(m.org_id, "50.00")
+    me = world.agency.api.get("/api/v1/me").get_json()["user"]["id"]
+    charged = world.agency.api.post(url(m.org_id, "/charges"), json={"amount": "5.00", "reference": "acted-1"},
+                                    headers=acting)
+    assert charged.status_code == 201, charged.get_json()
+    hold = world.agency.api.post(url(m.org_id, "/holds"), json={"amount": "4.00", "reference": "acted-2",
+                                                                "expires_at": soon(1)}, headers=acting).get_json()
+    captured = world.agency.api.post(f"/api/v1/holds/{hold['id']}/capture", json={"amount": "3.00"}, headers=acting)
+    assert captured.status_code == 201, captured.get_json()
+    second = m.api.post(url(m.org_id, "/holds"), json={"amount": "1.00", "reference": "own-1",
+                                                       "expires_at": soon(1)}).get_json()
+    assert m.api.post(f"/api/v1/holds/{second['id']}/release").status_code == 200
+    assert charge(key_client(world, m), m.org_id, "2.00", "by-key").status_code == 201
+    assert charge(m.api, m.org_id, "2.00", "by-key").get_json()["replayed"] is True  # a repeat writes nothing
+
+    ops = m.api.get(f"/api/v1/organizations/{m.org_id}/audit-log", query_string={"per_page": "100"}).get_json()
+    spends = {(o["operation"], o["target"], o["acting_for_org_id"], o["actor_id"] == me) for o in ops["items"]
+              if o["operation"] in ("wallet.charge", "wallet.hold", "wallet.capture", "wallet.release")}
+    release = [e["entry_id"] for e in world.entries(m.api, m.org_id, type="release")]
+    assert spends == {
+        ("wallet.release", *release, None, False),
+        ("wallet.hold", second["entry_id"], None, False),
+        ("wallet.capture", captured.get_json()["id"], m.org_id, True),
+        ("wallet.hold", hold["entry_id"], m.org_id, True),
+        ("wallet.charge", charged.get_json()["id"], m.org_id, True),
+    }
