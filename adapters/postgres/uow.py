@@ -54,8 +54,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 class SqlUnitOfWork(UnitOfWork):
     def __init__(self, engine: Engine, repos: dict[type, RepoFactory], registry: HandlerRegistry,
-                 clock: Clock, after_outbox: Callable[[], None] | None, autocommit: bool = False,
-                 snapshot: bool = False) -> None:
+                 clock: Clock, after_outbox: Callable[[], None] | None, autocommit: bool = False) -> None:
         super().__init__()
         if autocommit and current_commit_guards():
             raise RuntimeError("an autocommit unit of work cannot run commit guards with its effect")
@@ -70,9 +69,6 @@ class SqlUnitOfWork(UnitOfWork):
         elif autocommit:
             self._conn.execution_options(isolation_level="AUTOCOMMIT")
         self._tx = self._conn.begin()
-        if snapshot and self._conn.dialect.name == "postgresql":
-            # SQLite's BEGIN IMMEDIATE already keeps every writer out until the unit ends
-            self._conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         self._repos = repos
         self._instances: dict[type, Any] = {}
         self._registry = registry
@@ -157,11 +153,8 @@ class SqlUnitOfWorkFactory(UnitOfWorkFactory):
     def bind(self, port: type, factory: RepoFactory) -> None:
         self.repos[port] = factory
 
-    def __call__(self, *, autocommit: bool = False, snapshot: bool = False) -> SqlUnitOfWork:
-        if autocommit and snapshot:
-            raise ValueError("a snapshot is one transaction: it cannot autocommit")
-        return SqlUnitOfWork(self.engine, self.repos, self.registry, self.clock, self.after_outbox, autocommit,
-                             snapshot)
+    def __call__(self, *, autocommit: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self.repos, self.registry, self.clock, self.after_outbox, autocommit)
 
     @property
     def dialect(self) -> str:

@@ -231,7 +231,7 @@ class ExportService:
             uow.commit()
         try:
             source = self.kinds.resolve(job.kind, self.injector)
-            with self.uow_factory(snapshot=True) as uow:  # pages of one state, whatever lands meanwhile
+            with self.uow_factory() as uow:
                 header, rows = source.rows(uow, job.org_id, job.filters)
                 limited = _limit(rows, MAX_ROWS)
                 data, count = (write_csv if job.format == "csv" else write_xlsx)(header, limited)

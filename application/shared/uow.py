@@ -44,6 +44,8 @@ class UnitOfWork(abc.ABC):
     (e.g. "deliver the outbox now") run only after a successful commit.
     """
 
+    autocommit = False  # every statement commits on its own (``UnitOfWorkFactory(autocommit=True)``)
+
     def __init__(self) -> None:
         self.events: list[DomainEvent] = []
         self._after_commit: list[Callable[[], None]] = []
@@ -100,15 +102,11 @@ class UnitOfWork(abc.ABC):
 
 class UnitOfWorkFactory(abc.ABC):
     @abc.abstractmethod
-    def __call__(self, *, autocommit: bool = False, snapshot: bool = False) -> UnitOfWork:
+    def __call__(self, *, autocommit: bool = False) -> UnitOfWork:
         """``autocommit``: every statement commits on its own — for work that is a single
         write whose statement must not keep a transaction open behind it (ADR 0010). Such
         a unit must have no commit guards and publish no event that has handlers: neither
-        could commit with the write (the adapter refuses).
-
-        ``snapshot``: a read-only unit whose every statement sees the same committed state
-        (an export paging through a statement while charges land must not repeat or skip
-        a row at a page's edge)."""
+        could commit with the write (the adapter refuses)."""
 
     @property
     @abc.abstractmethod

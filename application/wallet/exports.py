@@ -27,7 +27,7 @@ from domain.shared.errors import ValidationFailed
 from domain.wallet import errors
 from domain.wallet.ledger import ENTRY_TYPES
 from domain.wallet.model import StatementLine
-from domain.wallet.ports import AgencyStatementQueries, ConsumptionRow, LedgerRepository, LineFilter
+from domain.wallet.ports import AgencyStatementQueries, ConsumptionRow, LineFilter
 from domain.wallet.purpose import GENERAL, PURPOSES, SEPARATOR, org_of, wallet_key
 
 PAGE = 1000
@@ -127,14 +127,12 @@ class WalletEntriesExport(ExportSource):
         key = wallet_key(org_id, _purpose(filters))
 
         def generate() -> Iterator[list[Any]]:
-            offset = 0
-            while True:
-                lines, _ = uow.repo(LedgerRepository).lines(key, flt, offset, PAGE)
-                for ln in lines:
-                    yield [ln.created_at, *_line_cells(ln)]
-                if len(lines) < PAGE:
-                    return
-                offset += PAGE
+            # keyset pages (newest first, each after the last line of the one before): a
+            # charge landing meanwhile is newer than every page still to come, so no line
+            # repeats or goes missing at a page's edge, and no snapshot is held for the
+            # export's whole run (a long one would keep every hot wallet's dead row versions)
+            for ln in walk_lines(uow, [key], flt, PAGE):
+                yield [ln.created_at, *_line_cells(ln)]
 
         return HEADER, generate()
 

@@ -216,6 +216,8 @@ def _person(caller: Caller | None) -> Caller | None:
 def _log_person(uow: UnitOfWork, caller: Caller | None, operation: str, entry: JournalEntry, summary: str) -> None:
     person = _person(caller)
     if person is not None:
+        if uow.autocommit:  # the row would commit apart from the entry it records
+            raise RuntimeError("an autocommit unit of work cannot log an operation with its effect")
         record(uow, person, operation, entry.id, summary, entry.created_at, org_id=org_of(entry.org_id))
 
 
@@ -746,8 +748,9 @@ class WalletService(WalletBase):
         anything is not plain — a charge's or the wallet's shape, a refusal, a reference
         repeated (in the batch or in the ledger), a wallet that changed meanwhile — and the
         lock path decides.
-        With no Idempotency-Key guard and no handler for ``WalletCharged`` the statement
-        commits on its own; otherwise it commits with them, in one transaction."""
+        With no Idempotency-Key guard, no handler for ``WalletCharged`` and no person's
+        charge (its operation-log row) the statement commits on its own; otherwise it
+        commits with them, in one transaction."""
         org_id = charges[0].org_id
         keys = [k for k in (charge_key(c.org_id, c.reference) for c in charges) if k]
         if any(c.payees or c.org_id != org_id for c in charges) or len(set(keys)) < len(keys):
@@ -779,11 +782,12 @@ class WalletService(WalletBase):
             landed = uow.repo(LedgerRepository).add_unlocked(entries, lines, terms)
             if landed is None:
                 return "declined", None
-            for c, entry in zip(charges, entries, strict=True):
-                _log_charge(uow, c, entry)
+            results = [EntryResult(*_as_landed(entry, line, landed, lines[-1]))
+                       for entry, line in zip(entries, lines, strict=True)]
+            for c, res in zip(charges, results, strict=True):
+                _log_charge(uow, c, res.entry)  # dated as it landed
             uow.commit()
-        return "landed", [EntryResult(*_as_landed(entry, line, landed, lines[-1]))
-                          for entry, line in zip(entries, lines, strict=True)]
+        return "landed", results
 
     def _decide_charge(self, c: _Charge, wallets: dict[str, Wallet], now: datetime) -> JournalEntry:
         return wallets[c.org_id].charge(c.amount, c.reference, now, coupon_kind=c.coupon_kind,

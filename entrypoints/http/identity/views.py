@@ -214,6 +214,7 @@ def delete_user(caller: Caller, org_id: str, user_id: str) -> Any:
 def _status_view(action: str) -> Any:
     @authenticated
     def view(caller: Caller, org_id: str, user_id: str) -> Any:
+        body(NO_BODY)  # anything sent is refused (422)
         return dump(s.UserOut, svc().change_status(caller, org_id, user_id, action))
 
     view.__name__ = f"user_{action}"
