@@ -168,14 +168,18 @@ class ProjectsExport(ExportSource):
                             "participant_user_id": scope.participant_user_id}
 
     def authorize_read(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
-        """The export holds its requester's scope, which names the requester when it counts
-        projects they take part in: it is read by a caller who may export the tab now with
-        the very same scope (the requester, rights unchanged) or who sees everything."""
+        """The export holds its requester's scope — projects of a vendor, of a provider, or
+        that a user takes part in (any of them) — and is read by a caller who may export the
+        tab now with a scope that has every part of it: the requester while its rights have
+        not shrunk, or who sees everything. A part that names another user is not covered,
+        so one user never reads another's "my projects"."""
         if list_scope(caller).everything:
             return
         mine = {k: v for k, v in filters.items() if k != "scope"}
         self.authorize(caller, org_id, mine)
-        if mine["scope"] != filters.get("scope"):
+        stored = filters.get("scope")
+        if not isinstance(stored, dict) or any(value and mine["scope"].get(part) != value
+                                               for part, value in stored.items()):
             raise Forbidden("this export covers projects you do not see", code="permission_denied")
 
     def rows(self, uow: UnitOfWork, org_id: str, filters: dict[str, Any]

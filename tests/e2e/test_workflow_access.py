@@ -239,12 +239,20 @@ def test_export_of_a_tab_runs_as_a_background_job(world: World, tenant_factory: 
     assert r.status_code == 422
     # the export holds its requester's scope: a designer (their own projects) or another
     # manager cannot read it, the platform can
-    _, lisi = add_user(vendor, world.vendor.org_id, "lisi1010", "李四", ["designer"])
+    lisi_id, lisi = add_user(vendor, world.vendor.org_id, "lisi1010", "李四", ["designer"])
     _, pm = add_user(vendor, world.vendor.org_id, "pm1", "项目经理", ["vendor_project_manager"])
     for api in (lisi, pm):
         r = api.get(f"/api/v1/exports/{job['id']}/download")
         assert r.status_code == 403 and r.get_json()["error"]["code"] == "permission_denied"
     assert world.platform.get(f"/api/v1/exports/{job['id']}/download").status_code == 200
+    # the designer's own export ("my projects") stays theirs when their rights grow, and is
+    # nobody else's: a manager who sees every project of the vendor still names another user
+    mine = ok(lisi.post("/api/v1/exports", json={"kind": "projects", "filters": {"tab": "running"}}), 202)
+    ok(vendor.patch(f"/api/v1/organizations/{world.vendor.org_id}/users/{lisi_id}",
+                    json={"roles": ["designer", "vendor_project_manager"]}))
+    assert lisi.get(f"/api/v1/exports/{mine['id']}/download").status_code == 200
+    r = pm.get(f"/api/v1/exports/{mine['id']}/download")
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "permission_denied"
     # another vendor's export of the same tab has nothing of mine
     other = tenant_factory("别家厂商", ["vendor"], "othervendor")
     job = ok(other.api.post("/api/v1/exports", json={"kind": "projects", "filters": {"tab": "running"}}), 202)
