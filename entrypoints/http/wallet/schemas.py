@@ -250,10 +250,6 @@ class ChargeIn(Strict):
     note = _note()
 
 
-class ReleaseIn(Strict):
-    """No fields: a release names its hold in the path."""
-
-
 class HoldIn(Strict):
     amount = Money(required=True)
     reference = fields.String(required=True, validate=validate.Length(min=1, max=MAX_REFERENCE))

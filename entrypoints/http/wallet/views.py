@@ -42,7 +42,7 @@ from entrypoints.http.api import (
 )
 from entrypoints.http.auth import authenticated, service
 from entrypoints.http.errors import ApiError, error_body
-from entrypoints.http.schemas import NO_BODY, OUT_OF_RANGE, PagedQuery, paged
+from entrypoints.http.schemas import NO_BODY, OUT_OF_RANGE, NoBody, PagedQuery, paged
 from entrypoints.http.wallet import schemas as s
 
 bp = Blueprint("wallet", __name__, url_prefix="/api/v1")
@@ -50,7 +50,6 @@ bp.url_value_preprocessor(reject_nul_in_path)
 T = ["wallet"]
 # schema instances reused on the hot paths (building one per request costs more than the charge's SQL)
 CHARGE_IN, HOLD_IN, CAPTURE_IN, ENTRY_OUT = s.ChargeIn(), s.HoldIn(), s.CaptureIn(), s.EntryOut()
-RELEASE_IN = s.ReleaseIn()
 
 
 def wallets() -> WalletService:
@@ -316,11 +315,11 @@ def capture_hold(caller: Caller, hold_id: str) -> Any:
 
 
 @bp.post("/holds/<hold_id>/release")
-@doc(summary="Release a hold", tags=T, body_schema=s.ReleaseIn, response=s.HoldOut, errors=(409,))
+@doc(summary="Release a hold", tags=T, body_schema=NoBody, response=s.HoldOut, errors=(409,))
 @authenticated
 @idempotent("wallet.release")
 def release_hold(caller: Caller, hold_id: str) -> Any:
-    body(RELEASE_IN)  # no fields: anything sent is refused (422), as on every POST
+    body(NO_BODY)  # a release names its hold in the path: anything sent is refused (422)
     return dump(s.HoldOut, _hold(wallets().release(caller, hold_id)))
 
 
