@@ -1,0 +1,216 @@
+"""Would combining charges *across processes* lift the hot wallet? An experiment, not a feature.
+
+    .venv/bin/python bench/hot_wallet_combiner.py [--rounds 3] [--seconds 10] [--clients 8]
+
+The hot-wallet row of ``bench/wallet.py`` with 8 single-threaded worker processes stays
+below its goal: every charge is its own durable commit on one row. Threads of one process
+already share a transaction (ADR 0006); one option left to the owner was to combine across
+processes through PostgreSQL itself. This script measures that protocol on the charge's
+bare unlocked statement (ADR 0010) with no application around it, so the figure is an
+upper bound for what the service could gain. Interleaved in every round, 8 processes each:
+
+- **single**: what a process does today on a plain charge — the unlocked read of the wallet,
+  then the one statement that checks the terms, writes the charge and commits;
+- **combined**: the read, then the request (the statement's parameters) goes into an
+  UNLOGGED queue table and the process tries a session advisory lock on the wallet in the
+  same statement. The holder leads: in one transaction it takes every queued request of the
+  wallet, runs each one's statement (one pipeline), stores the others' answers in an UNLOGGED
+  table, commits once (one WAL flush for the batch) and unlocks. The others wait on the lock
+  in shared mode, then read and delete their answer; one that finds none (queued after the
+  drain) tries to lead;
+- the **raw-SQL transfer** of ``bench/wallet.py`` (8 threads, 1,000 accounts) as the baseline.
+
+Besides charges per second it prints the whole machine's CPU per charge (``/proc/stat``,
+over the measured seconds only): on a 2-CPU host the rows are CPU-bound, and a protocol
+that saves WAL flushes but costs round trips loses. Afterwards the ledger must balance and
+the wallet's cached cash must equal its postings (exit 1 otherwise). It works in its own
+scratch schema ``agora_bench_xcomb`` (dropped and recreated) of ``AGORA_BENCH_DATABASE_URL``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import psycopg
+import wallet as bench  # bench/wallet.py: set-up, the charge captured, the baseline
+
+SCHEMA = "agora_bench_xcomb"
+LOCK_KEY = 7_100_001  # the advisory lock standing for the one hot wallet
+_TAKE = "DELETE FROM xcomb_queue WHERE org_id = %s RETURNING id, params"
+_ENQUEUE = ("WITH q AS (INSERT INTO xcomb_queue (org_id, params) VALUES (%s, %s) RETURNING id) "
+            "SELECT id, pg_try_advisory_lock(%s) FROM q")
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy so far (not idle, not waiting on I/O)."""
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def prepare(url: str) -> None:
+    with psycopg.connect(bench.libpq(url), autocommit=True) as conn:
+        conn.execute("CREATE UNLOGGED TABLE xcomb_queue (id bigserial PRIMARY KEY, org_id text NOT NULL, "
+                     "params text NOT NULL)")
+        conn.execute("CREATE UNLOGGED TABLE xcomb_answers (id bigint PRIMARY KEY, landed boolean NOT NULL)")
+
+
+def statement_params(template: list[Any], row: Any, org: str, tag: str) -> dict[str, Any]:
+    """The unlocked statement's parameters for one charge of 0.01, decided on ``row`` (as
+    ``bench/wallet.py``'s bare unlocked loop builds them), JSON-ready."""
+    from adapters.postgres.wallet_repos import _LOCK_COLUMNS
+
+    col = {name: i for i, name in enumerate(_LOCK_COLUMNS)}
+    entry_t, postings_t, lines_t, _ = template
+    entry_id, ref = f"ent_x_{tag}", f"x-{tag}"
+    now = datetime.now(UTC)
+    entry = {**entry_t, "id": entry_id, "org_id": org, "reference": ref, "unique_key": f"charge:{org}:{ref}"}
+    postings = [{**p, "entry_id": entry_id, "owner": org if p["owner"] == entry_t["org_id"] else p["owner"]}
+                for p in postings_t]
+    line = {**lines_t[0], "org_id": org, "entry_id": entry_id, "reference": ref}
+    return dict(amount="0.01", org_id=org, cash_floor="0.01", credit_limit=str(row[col["credit_limit"]]),
+                credit_used=str(row[col["credit_used"]]), held=str(row[col["held"]]),
+                held_traffic=str(row[col["held_traffic"]]), daily_budget=None,
+                day=row[col["spent_day"]].isoformat(), spent_ceiling=None, low_balance_threshold=None,
+                needs_withholding=False, now=now.isoformat(), day_ends=(now + timedelta(days=1)).isoformat(),
+                unique_key=entry["unique_key"], entry=json.dumps(entry), postings=json.dumps(postings),
+                line=json.dumps(line))
+
+
+def lead(conn: psycopg.Connection[Any], org: str, mine: int) -> int:
+    """Holding the wallet's advisory lock: every queued request in one transaction, one
+    commit. Each statement must land (its terms hold: the wallet has funds and nothing else
+    changes it). Our own request is among them, or an earlier leader answered it. Returns
+    the batch's size."""
+    from adapters.postgres.wallet_repos import _PG_ADD_UNLOCKED
+
+    with conn.transaction(), conn.cursor() as cur:
+        todo = cur.execute(_TAKE, (org,)).fetchall()
+        cursors = []
+        with conn.pipeline():
+            for _, params in todo:
+                c = conn.cursor()
+                c.execute(_PG_ADD_UNLOCKED, json.loads(params))
+                cursors.append(c)
+        if any(c.fetchone() is None for c in cursors):
+            raise RuntimeError("a combined charge did not land")
+        others = [qid for qid, _ in todo if qid != mine]
+        # not among them: a leader before took ours (we came to lead after not finding it)
+        if len(others) == len(todo) and cur.execute(
+                "DELETE FROM xcomb_answers WHERE id = %s RETURNING id", (mine,)).fetchone() is None:
+            raise RuntimeError("a request was lost")
+        if others:
+            cur.execute("INSERT INTO xcomb_answers (id, landed) SELECT unnest(%s::bigint[]), true", (others,))
+    conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+    return len(todo)
+
+
+def follow(conn: psycopg.Connection[Any], mine: int) -> bool:
+    """Wait for the leader (the lock in shared mode), then take the answer, if there is one."""
+    with conn.pipeline():
+        conn.execute("SELECT pg_advisory_lock_shared(%s)", (LOCK_KEY,))
+        answer = conn.execute("DELETE FROM xcomb_answers WHERE id = %s RETURNING landed", (mine,))
+        conn.execute("SELECT pg_advisory_unlock_shared(%s)", (LOCK_KEY,))
+    return answer.fetchone() is not None
+
+
+def worker(args: tuple[str, str, str, list[Any], int, float, float, str]) -> tuple[int, list[int]]:
+    from adapters.postgres.wallet_repos import _PG_ADD_UNLOCKED, _PG_GET_ONE
+
+    mode, url, org, template, i, start_at, stop_at, run = args
+    done, batches = 0, []
+    with psycopg.connect(bench.libpq(url), autocommit=True) as conn, conn.cursor() as cur:
+        time.sleep(max(0.0, start_at - time.time()))
+        while time.time() < stop_at:
+            row = cur.execute(_PG_GET_ONE, (org,)).fetchone()
+            params = statement_params(template, row, org, f"{run}-{i}-{done}")
+            if mode == "single":
+                if cur.execute(_PG_ADD_UNLOCKED, params).fetchone() is None:
+                    raise RuntimeError("a charge did not land")
+            else:
+                mine, leader = cur.execute(_ENQUEUE, (org, json.dumps(params), LOCK_KEY)).fetchone()  # type: ignore
+                while True:
+                    if leader:
+                        batches.append(lead(conn, org, mine))
+                        break
+                    if follow(conn, mine):
+                        break
+                    leader = cur.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]  # type: ignore
+            done += 1
+    return done, batches
+
+
+def measure(mode: str, url: str, org: str, template: list[Any], clients: int, seconds: int) -> dict[str, float]:
+    start_at = time.time() + 1.5
+    stop_at = start_at + seconds
+    run = f"{random.randrange(16 ** 8):08x}"
+    with mp.get_context("fork").Pool(clients) as pool:
+        pending = pool.map_async(worker, [(mode, url, org, template, i, start_at, stop_at, run)
+                                          for i in range(clients)])
+        time.sleep(max(0.0, start_at - time.time()))
+        cpu0 = busy_seconds()
+        time.sleep(max(0.0, stop_at - time.time()))
+        cpu1 = busy_seconds()
+        results = pending.get()
+    count = sum(n for n, _ in results)
+    sizes = [b for _, bs in results for b in bs]
+    return {"rate": count / seconds, "cpu_ms": 1000 * (cpu1 - cpu0) / max(count, 1),
+            "batch": sum(sizes) / len(sizes) if sizes else 1.0}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+    url = os.environ.get("AGORA_BENCH_DATABASE_URL", bench.DEFAULT_URL)
+    app_url = bench.with_schema(url, SCHEMA)
+    bench.reset_schema(url, SCHEMA)
+    world = bench.setup_app(app_url, 1)
+    prepare(app_url)
+    template = bench.capture_charge(app_url, world["hot"])
+    print(f"{args.clients} processes, {args.seconds}s each, {args.rounds} rounds, {os.cpu_count()} CPUs", flush=True)
+    rows: dict[str, list[dict[str, float]]] = {"raw": [], "single": [], "combined": []}
+    for r in range(args.rounds):
+        cpu0 = busy_seconds()  # the raw transfer's set-up (1,000 rows) counts too: a little high
+        raw = bench.run_raw_transfer(app_url, args.clients, args.seconds)
+        rows["raw"].append({"rate": raw, "cpu_ms": 1000 * (busy_seconds() - cpu0) / (raw * args.seconds),
+                            "batch": 1.0})
+        for mode in ("single", "combined"):
+            rows[mode].append(measure(mode, app_url, world["hot"], template, args.clients, args.seconds))
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]['rate']:,.0f}/s" for k, v in rows.items()), flush=True)
+    labels = {"raw": "raw-SQL transfer, 1,000 accounts (baseline)",
+              "single": "hot wallet: one statement and commit per charge (today)",
+              "combined": "hot wallet: combined across processes through PostgreSQL"}
+    base = bench.median([x["rate"] for x in rows["raw"]])
+    print("\n| measurement | per second (median) | range | vs raw-SQL transfer | machine CPU per charge "
+          "(median) | charges per commit |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for key, label in labels.items():
+        rates = [x["rate"] for x in rows[key]]
+        print(f"| {label} | {bench.median(rates):,.0f} | {min(rates):,.0f}–{max(rates):,.0f} | "
+              f"{bench.median(rates) / base:.0%} | {bench.median([x['cpu_ms'] for x in rows[key]]):.2f} ms | "
+              f"{bench.median([x['batch'] for x in rows[key]]):.1f} |")
+    with psycopg.connect(bench.libpq(app_url)) as conn:
+        total, drift = conn.execute(
+            "SELECT (SELECT COALESCE(sum(amount), 0) FROM ledger_postings), (SELECT count(*) FROM wallets w "
+            "WHERE w.cash <> (SELECT COALESCE(sum(amount), 0) FROM ledger_postings p WHERE p.owner = w.org_id "
+            "AND p.account = 'cash'))").fetchone()  # type: ignore[misc]
+        stranded = conn.execute("SELECT (SELECT count(*) FROM xcomb_queue) + "
+                                "(SELECT count(*) FROM xcomb_answers)").fetchone()[0]  # type: ignore[index]
+    print(f"\nledger total {total}, wallets off their postings {drift}, requests or answers left over {stranded}")
+    return 0 if total == 0 and drift == 0 and stranded == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
