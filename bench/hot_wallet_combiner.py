@@ -50,13 +50,6 @@ _ENQUEUE = ("WITH q AS (INSERT INTO xcomb_queue (org_id, params) VALUES (%s, %s)
             "SELECT id, pg_try_advisory_lock(%s) FROM q")
 
 
-def busy_seconds() -> float:
-    """CPU seconds the whole machine spent busy so far (not idle, not waiting on I/O)."""
-    with open("/proc/stat") as f:
-        ticks = [int(v) for v in f.readline().split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-
-
 def prepare(url: str) -> None:
     with psycopg.connect(bench.libpq(url), autocommit=True) as conn:
         conn.execute("CREATE UNLOGGED TABLE xcomb_queue (id bigserial PRIMARY KEY, org_id text NOT NULL, "
@@ -157,9 +150,9 @@ def measure(mode: str, url: str, org: str, template: list[Any], clients: int, se
         pending = pool.map_async(worker, [(mode, url, org, template, i, start_at, stop_at, run)
                                           for i in range(clients)])
         time.sleep(max(0.0, start_at - time.time()))
-        cpu0 = busy_seconds()
+        cpu0 = bench.busy_seconds()
         time.sleep(max(0.0, stop_at - time.time()))
-        cpu1 = busy_seconds()
+        cpu1 = bench.busy_seconds()
         results = pending.get()
     count = sum(n for n, _ in results)
     sizes = [b for _, bs in results for b in bs]
@@ -182,9 +175,9 @@ def main() -> int:
     print(f"{args.clients} processes, {args.seconds}s each, {args.rounds} rounds, {os.cpu_count()} CPUs", flush=True)
     rows: dict[str, list[dict[str, float]]] = {"raw": [], "single": [], "combined": []}
     for r in range(args.rounds):
-        cpu0 = busy_seconds()  # the raw transfer's set-up (1,000 rows) counts too: a little high
+        cpu0 = bench.busy_seconds()  # the raw transfer's set-up (1,000 rows) counts too: a little high
         raw = bench.run_raw_transfer(app_url, args.clients, args.seconds)
-        rows["raw"].append({"rate": raw, "cpu_ms": 1000 * (busy_seconds() - cpu0) / (raw * args.seconds),
+        rows["raw"].append({"rate": raw, "cpu_ms": 1000 * (bench.busy_seconds() - cpu0) / (raw * args.seconds),
                             "batch": 1.0})
         for mode in ("single", "combined"):
             rows[mode].append(measure(mode, app_url, world["hot"], template, args.clients, args.seconds))

@@ -14,6 +14,9 @@
     gunicorn with 2 workers (4 threads each, as ``agora serve``), 8 client threads on
     keep-alive connections (``LeanClient``: the load generator shares the CPUs).
 
+Each figure is also printed as the whole machine's busy CPU per operation over its
+measured window (``/proc/stat``), and the table gives its ratio to the raw transfer's.
+
 Every figure is printed with its ratio to the raw-SQL transfer; afterwards the ledger
 must sum to zero and every wallet's cached cash must equal its postings.
 
@@ -85,6 +88,23 @@ def reset_schema(url: str, schema: str) -> None:
         conn.execute(f"CREATE SCHEMA {schema}")
 
 
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy: PostgreSQL, the application and the load
+    generator alike (Linux ``/proc/stat``: user, nice, system, irq and softirq time; not idle,
+    I/O wait or time stolen by the hypervisor; 0 elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:8]]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq = ticks
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+# the machine's busy CPU seconds over the last measurement's window (set by each runner)
+last_window = {"busy": 0.0}
+
+
 def run_threads(clients: int, seconds: int, loop: Any) -> float:
     """Start ``clients`` threads running ``loop(i, started, keep_going) -> count`` together
     for ``seconds``; the total count per second."""
@@ -105,11 +125,12 @@ def run_threads(clients: int, seconds: int, loop: Any) -> float:
     for t in threads:
         t.start()
     deadline[0] = time.perf_counter() + seconds
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), busy_seconds()
     with contextlib.suppress(threading.BrokenBarrierError):  # a client failed before the start
         start.wait()
     for t in threads:
         t.join()
+    last_window["busy"] = busy_seconds() - cpu
     if failed:
         raise RuntimeError(f"{len(failed)} of {clients} clients failed") from failed[0]
     return sum(counts) / (time.perf_counter() - began)
@@ -130,8 +151,10 @@ def run_pgbench(url: str, clients: int, seconds: int) -> float | None:
         env["PGPASSWORD"] = parts.password
     reset_schema(url, PGBENCH_SCHEMA)
     subprocess.run([exe, "-i", "-q", "-s", "1", *conn], env=env, check=True, capture_output=True)
+    cpu = busy_seconds()
     out = subprocess.run([exe, "-c", str(clients), "-j", str(min(clients, os.cpu_count() or 1)), "-T", str(seconds),
                           *conn], env=env, check=True, capture_output=True, text=True).stdout
+    last_window["busy"] = busy_seconds() - cpu
     match = re.search(r"tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)",
                       out)
     with psycopg.connect(libpq(url), autocommit=True) as c:
@@ -378,8 +401,13 @@ def run_service(app_url: str, org_ids: list[str], clients: int, seconds: int,
     stop_at = start_at + seconds
     procs = clients // threads
     with ctx.Pool(procs) as pool:
-        results = pool.map(service_worker, [(app_url, org_ids, i, threads, start_at, stop_at, unlocked)
-                                             for i in range(procs)])
+        pending = pool.map_async(service_worker, [(app_url, org_ids, i, threads, start_at, stop_at, unlocked)
+                                                  for i in range(procs)])
+        time.sleep(max(0.0, start_at - time.time()))  # the window the workers charge in, not their start
+        cpu = busy_seconds()
+        time.sleep(max(0.0, stop_at - time.time()))
+        last_window["busy"] = busy_seconds() - cpu
+        results = pending.get()
     errors = [e for _, errs in results for e in errs]
     return sum(n for n, _ in results) / seconds, errors
 
@@ -562,19 +590,28 @@ def table(rows: list[Row], rounds: list[dict[str, float | None]]) -> str:
     """Each figure as the median over the rounds (and its range), with the median of its
     per-round ratios to that round's raw-SQL transfer and, for the hot wallet, to that
     round's raw-SQL transfer on one hot pair of accounts (the same shape of contention):
-    the host's speed drifts during a run, so a ratio is only taken within one round."""
-    lines = ["| measurement | per second (median) | range | vs raw-SQL transfer | vs raw-SQL, same shape | goal |",
-             "| --- | ---: | ---: | ---: | ---: | --- |"]
+    the host's speed drifts during a run, so a ratio is only taken within one round. Beside
+    them the whole machine's busy CPU per operation over the measured window (PostgreSQL,
+    the application and the load generator: all share the CPUs), and its per-round ratio
+    to the raw transfer's: where the rows are CPU-bound, a rate of 50% of the raw transfer
+    needs at most 2x its CPU per operation, whatever the host's drift."""
+    lines = ["| measurement | per second (median) | range | vs raw-SQL transfer | vs raw-SQL, same shape "
+             "| machine CPU each (median) | CPU vs raw transfer | goal |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for label, key, goal, own in rows:
         got = [(v, r["raw"], r[own] if own else None) for r in rounds if (v := r.get(key)) is not None]
         if not got:
-            lines.append(f"| {label} | skipped | | | | {goal} |")
+            lines.append(f"| {label} | skipped | | | | | | {goal} |")
             continue
         values = [v for v, _, _ in got]
         spread = f"{min(values):,.0f}–{max(values):,.0f}" if len(values) > 1 else ""
         ratio = median([v / base for v, base, _ in got if base])
         same = f"{median([v / o for v, _, o in got if o]):.0%}" if own else ""
-        lines.append(f"| {label} | {median(values):,.0f} | {spread} | {ratio:.0%} | {same} | {goal} |")
+        cpus = [(c, r.get("raw:cpu")) for r in rounds if (c := r.get(f"{key}:cpu")) is not None]
+        cpu = f"{median([c for c, _ in cpus]):.2f} ms" if cpus else ""
+        cpu_ratio = f"{median([c / b for c, b in cpus if b]):.1f}x" if cpus and key != "raw" else ""
+        lines.append(f"| {label} | {median(values):,.0f} | {spread} | {ratio:.0%} | {same} | {cpu} | {cpu_ratio} "
+                     f"| {goal} |")
     return "\n".join(lines)
 
 
@@ -587,8 +624,11 @@ def one_round(args: argparse.Namespace, url: str, app_url: str, world: dict[str,
 
     def note(key: str, label: str, value: float | None, errs: Sequence[str] = ()) -> None:
         got[key] = value
+        got[f"{key}:cpu"] = 1000 * last_window["busy"] / (value * secs) if value else None
         errors.extend(errs)
-        print(f"  {label}: {'skipped' if value is None else f'{value:,.0f}/s'} {list(errs)[:1] or ''}", flush=True)
+        cpu = f", machine CPU {got[f'{key}:cpu']:.2f} ms each" if value else ""
+        print(f"  {label}: {'skipped' if value is None else f'{value:,.0f}/s'}{cpu} {list(errs)[:1] or ''}",
+              flush=True)
 
     checkpoint(url)
     note("pgbench", "pgbench TPC-B-like", run_pgbench(url, n, secs))
