@@ -36,6 +36,10 @@ class Settings:
     # written by one statement that checks the decision still holds (ADR 0010); off: every
     # charge is decided under the wallet's lock
     wallet_unlocked_charges: bool = True
+    # a process decides a plain charge on its copy of the wallet read within this many seconds
+    # instead of reading it again (the statement still checks the terms on the live row;
+    # ADR 0010 addendum of 2026-12-02); 0: read the wallet for every charge
+    wallet_snapshot_seconds: int = 60
     # Aliyun SMS (AGORA_SMS=aliyun)
     aliyun_access_key_id: str = ""
     aliyun_access_key_secret: str = ""

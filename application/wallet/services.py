@@ -74,6 +74,7 @@ from application.shared.uow import (
     current_commit_guards,
 )
 from application.wallet.combining import Combiner
+from application.wallet.snapshots import RecentWallets
 from domain.identity.ports import OrganizationRepository, RelationRepository
 from domain.shared.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from domain.shared.money import to_money
@@ -522,6 +523,8 @@ class WalletService(WalletBase):
         self._charges: Combiner[_Charge, EntryResult] = Combiner(
             self._charge_batch, self._charge_one, settings.wallet_charge_batch)
         self._unlocked = settings.wallet_unlocked_charges and uow_factory.dialect == "postgresql"
+        # wallets read for plain charges, reused to decide the next ones (ADR 0010 addendum)
+        self._recent = RecentWallets(settings.wallet_snapshot_seconds)
         self._registry = registry
         self._on_unlocked: Callable[[str], None] = _ignore_outcome
 
@@ -737,6 +740,19 @@ class WalletService(WalletBase):
 
         return self._run(command)
 
+    def _run(self, command: Callable[[Ledger], T], fields: Mapping[str, str] | None = None) -> T:
+        """As ``WalletBase._run``; every wallet the command locked is forgotten by the memory
+        of recent wallets: what this process changed under the lock, it reads again. That
+        includes every charge whose unlocked attempt did not land (a copy that was stale):
+        the lock path decides it next."""
+        def forgetting(tx: Ledger) -> T:
+            try:
+                return command(tx)
+            finally:
+                self._recent.forget(*tx.wallets)
+
+        return super()._run(forgetting, fields)
+
     def _charge_unlocked(self, charges: Sequence[_Charge]) -> tuple[str, list[EntryResult] | None]:
         """ADR 0010: decide plain charges on one wallet (one, or a batch the combiner made)
         on an unlocked read of it, one after the other, and write them with one statement
@@ -760,9 +776,14 @@ class WalletService(WalletBase):
         solo = not guards and not self._registry.handlers_for(WalletCharged.event_name()) \
             and not any(c.person for c in charges)
         with commit_guards(guards), self.uow_factory(autocommit=solo) as uow:
-            wallet = uow.repo(WalletRepository).get(org_id)
+            # a copy read a moment ago decides as safely as a fresh read: the statement checks
+            # the terms on the live row (ADR 0010 addendum, application/wallet/snapshots.py)
+            wallet = self._recent.get(org_id)
             if wallet is None:
-                return "not_plain", None
+                wallet = uow.repo(WalletRepository).get(org_id)
+                if wallet is None:
+                    return "not_plain", None
+                self._recent.remember(wallet)
             now = self.clock.now()
             terms = wallet.unlocked_charge_terms(sum((c.amount for c in charges), ZERO), now,
                                                  withholding=any(c.withholding for c in charges), tz=self.clock.tz)
