@@ -742,9 +742,11 @@ class WalletService(WalletBase):
 
     def _run(self, command: Callable[[Ledger], T], fields: Mapping[str, str] | None = None) -> T:
         """As ``WalletBase._run``; every wallet the command locked is forgotten by the memory
-        of recent wallets: what this process changed under the lock, it reads again. That
-        includes every charge whose unlocked attempt did not land (a copy that was stale):
-        the lock path decides it next."""
+        of recent wallets, so what this process changed under the lock is usually read again
+        (best effort: a read racing the change may be remembered after it, and other services
+        forget nothing — a stale copy then costs one declined statement, never a wrong
+        answer). The lock path also follows every charge whose unlocked attempt did not
+        land, so a copy that was stale is forgotten there."""
         def forgetting(tx: Ledger) -> T:
             try:
                 return command(tx)

@@ -10,9 +10,11 @@ process changed a figure the terms rely on, the statement matches no row and the
 decides on the newest figures. A remembered copy only saves the read's round trip.
 
 A copy is kept for ``seconds`` (``AGORA_WALLET_SNAPSHOT_SECONDS``; 0 turns this off) and
-forgotten whenever the process changes the wallet under its lock (``WalletService._run``) —
-which is what follows every charge decided on it that did not land — so a stale copy costs
-one declined statement, once. Wallets with coupons are never remembered (their charges
+forgotten whenever ``WalletService`` changes the wallet under its lock (``_run``) — which
+is what follows every charge decided on it that did not land — so a stale copy costs one
+declined statement, once. Forgetting is best effort (a read racing a change may be
+remembered after it; a copy's age counts from when it was remembered): it only decides how
+often a statement is declined, never an answer. Wallets with coupons are never remembered (their charges
 are not plain).
 """
 from __future__ import annotations
