@@ -14,8 +14,8 @@ forgotten whenever ``WalletService`` changes the wallet under its lock (``_run``
 is what follows every charge decided on it that did not land — so a stale copy costs one
 declined statement, once. Forgetting is best effort (a read racing a change may be
 remembered after it; a copy's age counts from when it was remembered): it only decides how
-often a statement is declined, never an answer. Wallets with coupons are never remembered (their charges
-are not plain).
+often a statement is declined, never an answer. Wallets with coupons are never remembered
+(their charges are not plain).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _copy(wallet: Wallet) -> Wallet:
 
 class RecentWallets:
     """Per process, thread-safe (each operation is one dict operation under the GIL): the
-    copies of wallets as last read, with when they were read."""
+    copies of wallets as last read, with when they were remembered."""
 
     def __init__(self, seconds: float, limit: int = DEFAULT_LIMIT,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
