@@ -35,7 +35,6 @@ import os
 import random
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,28 +54,6 @@ def prepare(url: str) -> None:
         conn.execute("CREATE UNLOGGED TABLE xcomb_queue (id bigserial PRIMARY KEY, org_id text NOT NULL, "
                      "params text NOT NULL)")
         conn.execute("CREATE UNLOGGED TABLE xcomb_answers (id bigint PRIMARY KEY, landed boolean NOT NULL)")
-
-
-def statement_params(template: list[Any], row: Any, org: str, tag: str) -> dict[str, Any]:
-    """The unlocked statement's parameters for one charge of 0.01, decided on ``row`` (as
-    ``bench/wallet.py``'s bare unlocked loop builds them), JSON-ready."""
-    from adapters.postgres.wallet_repos import _LOCK_COLUMNS
-
-    col = {name: i for i, name in enumerate(_LOCK_COLUMNS)}
-    entry_t, postings_t, lines_t, _ = template
-    entry_id, ref = f"ent_x_{tag}", f"x-{tag}"
-    now = datetime.now(UTC)
-    entry = {**entry_t, "id": entry_id, "org_id": org, "reference": ref, "unique_key": f"charge:{org}:{ref}"}
-    postings = [{**p, "entry_id": entry_id, "owner": org if p["owner"] == entry_t["org_id"] else p["owner"]}
-                for p in postings_t]
-    line = {**lines_t[0], "org_id": org, "entry_id": entry_id, "reference": ref}
-    return dict(amount="0.01", org_id=org, cash_floor="0.01", credit_limit=str(row[col["credit_limit"]]),
-                credit_used=str(row[col["credit_used"]]), held=str(row[col["held"]]),
-                held_traffic=str(row[col["held_traffic"]]), daily_budget=None,
-                day=row[col["spent_day"]].isoformat(), spent_ceiling=None, low_balance_threshold=None,
-                needs_withholding=False, now=now.isoformat(), day_ends=(now + timedelta(days=1)).isoformat(),
-                unique_key=entry["unique_key"], entry=json.dumps(entry), postings=json.dumps(postings),
-                line=json.dumps(line))
 
 
 def lead(conn: psycopg.Connection[Any], org: str, mine: int) -> int:
@@ -125,12 +102,13 @@ def worker(args: tuple[str, str, str, list[Any], int, float, float, str]) -> tup
         time.sleep(max(0.0, start_at - time.time()))
         while time.time() < stop_at:
             row = cur.execute(_PG_GET_ONE, (org,)).fetchone()
-            params = statement_params(template, row, org, f"{run}-{i}-{done}")
+            tag = f"{run}-{i}-{done}"
+            params = bench.unlocked_params(template, row, org, f"ent_x_{tag}", f"x-{tag}")
             if mode == "single":
                 if cur.execute(_PG_ADD_UNLOCKED, params).fetchone() is None:
                     raise RuntimeError("a charge did not land")
             else:
-                mine, leader = cur.execute(_ENQUEUE, (org, json.dumps(params), LOCK_KEY)).fetchone()  # type: ignore
+                mine, leader = cur.execute(_ENQUEUE, (org, json.dumps(params, default=str), LOCK_KEY)).fetchone()  # type: ignore
                 while True:
                     if leader:
                         batches.append(lead(conn, org, mine))

@@ -308,16 +308,33 @@ def run_bare_charges(app_url: str, org_ids: list[str], template: list[Any], clie
     return run_threads(clients, seconds, loop)
 
 
+def unlocked_params(template: list[Any], row: Any, org: str, entry_id: str, ref: str) -> dict[str, Any]:
+    """The unlocked statement's parameters (ADR 0010) for one charge of 0.01 on ``org``,
+    decided on its wallet ``row`` (``_PG_GET_ONE``'s columns), rows patched from the
+    captured ``template``."""
+    from adapters.postgres.wallet_repos import _LOCK_COLUMNS
+
+    entry_t, postings_t, lines_t, _ = template
+    col = {name: i for i, name in enumerate(_LOCK_COLUMNS)}
+    amount, now = Decimal("0.01"), datetime.now(UTC)
+    entry = {**entry_t, "id": entry_id, "org_id": org, "reference": ref, "unique_key": f"charge:{org}:{ref}"}
+    postings = [{**p, "entry_id": entry_id, "owner": org if p["owner"] == entry_t["org_id"] else p["owner"]}
+                for p in postings_t]
+    line = {**lines_t[0], "org_id": org, "entry_id": entry_id, "reference": ref}
+    return dict(amount=amount, org_id=org, cash_floor=amount, credit_limit=row[col["credit_limit"]],
+                credit_used=row[col["credit_used"]], held=row[col["held"]], held_traffic=row[col["held_traffic"]],
+                daily_budget=None, day=row[col["spent_day"]], spent_ceiling=None, low_balance_threshold=None,
+                needs_withholding=False, now=now, day_ends=now + timedelta(days=1), unique_key=entry["unique_key"],
+                entry=json.dumps(entry), postings=json.dumps(postings), line=json.dumps(line))
+
+
 def run_bare_unlocked(app_url: str, org_ids: list[str], template: list[Any], clients: int, seconds: int) -> float:
     """The statements of a charge decided without the lock (ADR 0010) — the unlocked select
     of the wallet, then the one statement that checks the terms, applies the charge and
     commits (autocommit) — from the same kind of bare loop."""
-    from adapters.postgres.wallet_repos import _LOCK_COLUMNS, _PG_ADD_UNLOCKED, _PG_GET_ONE
+    from adapters.postgres.wallet_repos import _PG_ADD_UNLOCKED, _PG_GET_ONE
 
-    entry_t, postings_t, lines_t, _ = template
-    col = {name: i for i, name in enumerate(_LOCK_COLUMNS)}
     run = f"{random.randrange(16 ** 8):08x}"
-    amount = Decimal("0.01")
 
     def loop(i: int, started: Any, going: Any) -> int:
         rnd, done = random.Random(4000 + i), 0
@@ -325,25 +342,12 @@ def run_bare_unlocked(app_url: str, org_ids: list[str], template: list[Any], cli
             started()
             while going():
                 org = org_ids[rnd.randrange(len(org_ids))] if len(org_ids) > 1 else org_ids[0]
-                entry_id, ref = f"ent_unl_{run}_{i}_{done}", f"unl-{run}-{i}-{done}"
                 with conn.cursor() as cur:
                     cur.execute(_PG_GET_ONE, (org,))
                     row = cur.fetchone()
                     assert row is not None
-                    now = datetime.now(UTC)
-                    entry = {**entry_t, "id": entry_id, "org_id": org, "reference": ref,
-                             "unique_key": f"charge:{org}:{ref}"}
-                    postings = [{**p, "entry_id": entry_id, "owner": org if p["owner"] == entry_t["org_id"]
-                                 else p["owner"]} for p in postings_t]
-                    line = {**lines_t[0], "org_id": org, "entry_id": entry_id, "reference": ref}
-                    cur.execute(_PG_ADD_UNLOCKED, dict(
-                        amount=amount, org_id=org, cash_floor=amount, credit_limit=row[col["credit_limit"]],
-                        credit_used=row[col["credit_used"]], held=row[col["held"]],
-                        held_traffic=row[col["held_traffic"]], daily_budget=None, day=row[col["spent_day"]],
-                        spent_ceiling=None, low_balance_threshold=None, needs_withholding=False, now=now,
-                        day_ends=now + timedelta(days=1), unique_key=entry["unique_key"],
-                        entry=json.dumps(entry), postings=json.dumps(postings),
-                        line=json.dumps(line)))
+                    cur.execute(_PG_ADD_UNLOCKED, unlocked_params(template, row, org, f"ent_unl_{run}_{i}_{done}",
+                                                                  f"unl-{run}-{i}-{done}"))
                     assert cur.fetchone() is not None, "the terms did not hold"
                 done += 1
         return done
