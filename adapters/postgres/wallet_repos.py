@@ -322,12 +322,18 @@ _FROM_WALLET = {"created_at": "w.at", "seq": "w.version", "after_cash": "w.cash"
                 "after_deposit_due": "w.deposit_due", "after_deposit_paid": "w.deposit_paid"}
 
 
-def _unlocked_statement(*, batch: bool) -> str:
+def _unlocked_statement(*, batch: bool, early_release: bool = False) -> str:
     """The unlocked write for one charge, or for a batch of them on one wallet (ADR 0006
     meets ADR 0010). A batch's lines, as decided on the read, are shifted by how far the
     wallet moved meanwhile (seq by the versions, cash by the cash); one charge's line takes
     them from the row directly. Two statements from one text: the single charge, the common
-    case, keeps the leaner one (records rather than arrays of them, no shift)."""
+    case, keeps the leaner one (records rather than arrays of them, no shift).
+
+    ``early_release`` (ADR 0013): the statement's own transaction commits without waiting
+    for its WAL to reach the disk (``set_config`` local to it), so the wallet's row is free
+    for the next charge at once; the caller must run ``_FLUSH_BARRIER`` before it tells
+    anyone the charge landed. Only for a statement that is its own transaction
+    (autocommit): in a longer one it would make everything else in it asynchronous too."""
     if batch:
         bump, key, rows, on_e = "%(count)s", "unique_key = ANY(%(unique_keys)s::text[])", "recordset", (
             "", " JOIN e ON e.id = r.entry_id")
@@ -337,6 +343,7 @@ def _unlocked_statement(*, batch: bool) -> str:
     else:
         bump, key, rows, on_e = "1", "unique_key = %(unique_key)s", "record", ("e, ", "")
         entry, line, line_cols = "%(entry)s", "%(line)s", _FROM_WALLET
+    early = _EARLY_RELEASE if early_release else ""
     return f"""WITH w AS (
   UPDATE wallets SET cash = cash - %(amount)s, spent_today = spent_today + %(amount)s,
     version = version + {bump}, updated_at = GREATEST(updated_at, %(now)s)
@@ -354,16 +361,26 @@ def _unlocked_statement(*, batch: bool) -> str:
   {_insert_from(t.wallet_lines, line_cols)}
   FROM w, {on_e[0]}json_populate_{rows}(NULL::wallet_lines, {line}::json) AS r{on_e[1]}
 )
-SELECT version, cash, deposit_due, deposit_paid, at FROM w"""
+SELECT version, cash, deposit_due, deposit_paid, at FROM w{early}"""
 
 
+_EARLY_RELEASE = ", (SELECT set_config('synchronous_commit', 'off', true)) AS early_release"
 _PG_ADD_UNLOCKED = _unlocked_statement(batch=False)
 _PG_ADD_UNLOCKED_MANY = _unlocked_statement(batch=True)
+_PG_ADD_UNLOCKED_EARLY = _unlocked_statement(batch=False, early_release=True)
+_PG_ADD_UNLOCKED_MANY_EARLY = _unlocked_statement(batch=True, early_release=True)
+# ADR 0013: a transaction of its own that writes a WAL record (a logical-decoding message,
+# a no-op outside logical decoding) and commits synchronously, so it returns only once the
+# WAL is on disk up to its commit — which comes after the charge's asynchronous commit, in
+# the same session. A transaction that only took an xid would not do: PostgreSQL skips the
+# flush for a commit that wrote no WAL before its commit record.
+_FLUSH_BARRIER = "SELECT pg_logical_emit_message(true, 'agora.wallet', '')"
 
 
 class SqlLedger(LedgerRepository):
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, early_release: bool = True) -> None:
         self.conn = conn
+        self.early_release = early_release  # ADR 0013 (AGORA_WALLET_EARLY_LOCK_RELEASE)
 
     def add(self, entry: JournalEntry, lines: Sequence[StatementLine], wallets: Sequence[Wallet] = ()) -> bool:
         if self.conn.dialect.name == "postgresql":
@@ -414,12 +431,15 @@ class SqlLedger(LedgerRepository):
             daily_budget=terms.daily_budget, day=terms.day, spent_ceiling=terms.spent_ceiling,
             low_balance_threshold=terms.low_balance_threshold, needs_withholding=terms.needs_withholding,
             now=entries[0].created_at, day_ends=terms.day_ends)
+        driver = _driver(self.conn)
+        # only a statement that is its own transaction may release the row early (ADR 0013)
+        early = self.early_release and driver.autocommit
         if len(entries) == 1:
-            statement = _PG_ADD_UNLOCKED
+            statement = _PG_ADD_UNLOCKED_EARLY if early else _PG_ADD_UNLOCKED
             params.update(unique_key=entries[0].unique_key, entry=_json(self._entry_values(entries[0])),
                           postings=_json(self._posting_values(entries[0])), line=_json(self._line_values(lines[0])))
         else:
-            statement = _PG_ADD_UNLOCKED_MANY
+            statement = _PG_ADD_UNLOCKED_MANY_EARLY if early else _PG_ADD_UNLOCKED_MANY
             # counts as int8 whatever their size: psycopg types an int by its value, and a
             # new parameter type would be a new prepared statement
             params.update(count=Int8(len(entries)), unique_keys=[e.unique_key for e in entries if e.unique_key],
@@ -427,11 +447,15 @@ class SqlLedger(LedgerRepository):
                           postings=_json([p for e in entries for p in self._posting_values(e)]),
                           lines=_json([self._line_values(ln) for ln in lines]),
                           last_seq=Int8(lines[-1].seq), last_cash=lines[-1].after.cash)
-        driver = _driver(self.conn)
         try:
             with driver.cursor() as cur:
                 cur.execute(statement, params)
                 row = cur.fetchone()
+                if row is not None and early:
+                    # committed, visible, not yet durable: no one hears of it before the
+                    # barrier returns (if it fails, the outcome is unknown, as when a
+                    # COMMIT's answer is lost: a retry with the reference tells)
+                    cur.execute(_FLUSH_BARRIER)
         except psycopg.errors.UniqueViolation as clash:
             if clash.diag.constraint_name != _ENTRY_KEY:
                 raise  # (org_id, seq) and the like are ADR 0002's tripwires, never a repeat

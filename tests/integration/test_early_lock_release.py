@@ -1,0 +1,125 @@
+"""Early lock release for plain charges, on PostgreSQL (ADR 0013).
+
+A plain charge's statement, when it is its own transaction, commits without waiting for
+its WAL to reach the disk, so the wallet's row is free for the next charge at once; the
+charge is answered only after a second, synchronous commit has flushed the WAL past it.
+These tests watch the WAL: when ``charge`` returns, everything the statement wrote is on
+disk; a statement inside a longer transaction (an Idempotency-Key guard, a person's
+operation-log row) never releases early; the setting turns it off.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+import adapters.postgres.wallet_repos as repos
+from application.shared.access import Caller
+from application.shared.settings import Settings
+from application.wallet import WalletService
+from tests.integration.test_unlocked_charges import ADMIN, funded, plain_batch, warmed_up
+from tests.integration.test_wallet_concurrency import cached_equals_postings
+
+pytestmark = pytest.mark.postgres
+
+EARLY = {repos._PG_ADD_UNLOCKED_EARLY: "early", repos._PG_ADD_UNLOCKED_MANY_EARLY: "early batch",
+         repos._PG_ADD_UNLOCKED: "plain", repos._PG_ADD_UNLOCKED_MANY: "plain batch"}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, wallet_charge_batch=1)  # every charge on its own
+
+
+@pytest.fixture
+def observer(db_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection of its own, reading the server's WAL positions."""
+    url = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch, observer: psycopg.Connection[Any]) -> list[tuple[str, int]]:
+    """Each unlocked statement run, by kind, with the WAL's insert position read (from
+    another session) right after it returned: its commit record lies before that point."""
+    seen: list[tuple[str, int]] = []
+    original = psycopg.Cursor.execute
+
+    def execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        out = original(self, query, *args, **kwargs)
+        kind = EARLY.get(query) if isinstance(query, str) else None
+        if kind is not None:
+            seen.append((kind, lsn(observer, "pg_current_wal_insert_lsn()")))
+        return out
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", execute)
+    return seen
+
+
+def lsn(conn: psycopg.Connection[Any], function: str) -> int:
+    row = conn.execute(f"SELECT {function} - '0/0'::pg_lsn").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def on_disk(observer: psycopg.Connection[Any], statements: list[tuple[str, int]]) -> bool:
+    return all(at <= lsn(observer, "pg_current_wal_flush_lsn()") for _, at in statements)
+
+
+def test_a_plain_charge_is_answered_only_once_its_commit_is_on_disk(
+        container: Any, statements: list[tuple[str, int]], observer: psycopg.Connection[Any]) -> None:
+    org, wallets, caller = warmed_up(container, "Early Co")
+    flushed = []
+    for i in range(20):  # the WAL writer flushes now and then on its own; twenty in a row it does not
+        statements.clear()
+        wallets.charge(caller, org, Decimal("1.00"), f"early-{i}")
+        flushed.append(on_disk(observer, statements))
+        assert [kind for kind, _ in statements] == ["early"]
+    assert all(flushed)
+    assert wallets.wallet(ADMIN, org).figures.cash == Decimal("70.00")
+    cached_equals_postings(container)
+
+
+def test_a_batch_written_on_its_own_is_flushed_before_its_callers_hear(
+        container: Any, statements: list[tuple[str, int]], observer: psycopg.Connection[Any]) -> None:
+    org, wallets, _ = warmed_up(container, "Early Batch Co")
+    flushed = []
+    for i in range(10):
+        statements.clear()
+        results = wallets._charge_batch(plain_batch(org, "1.00", "2.00", refs=[f"b{i}-1", f"b{i}-2"]))
+        flushed.append(on_disk(observer, statements))
+        assert [kind for kind, _ in statements] == ["early batch"] and len(results) == 2
+    assert all(flushed)
+    assert wallets.wallet(ADMIN, org).figures.cash == Decimal("60.00")
+    cached_equals_postings(container)
+
+
+def test_a_statement_inside_a_longer_transaction_never_releases_early(
+        container: Any, statements: list[tuple[str, int]]) -> None:
+    """An Idempotency-Key guard or a person's log row commits with the statement: an
+    asynchronous commit there would make them asynchronous too, and nothing would wait."""
+    org, wallets, _ = warmed_up(container, "Guarded Co")
+    wallets._charge_batch(plain_batch(org, "1.00", refs=["guarded"], guards=(lambda uow: None,)))
+    person = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), user_id="usr_p")
+    wallets.charge(person, org, Decimal("1.00"), "by-a-person")
+    assert [kind for kind, _ in statements] == ["plain", "plain"]
+    assert wallets.wallet(ADMIN, org).figures.cash == Decimal("88.00")
+
+
+def test_the_setting_keeps_the_row_locked_through_the_flush(
+        settings: Settings, overrides: Any, statements: list[tuple[str, int]]) -> None:
+    from entrypoints.container import build_container
+
+    container = build_container(dataclasses.replace(settings, wallet_early_lock_release=False), *overrides)
+    org = funded(container, "Patient Co", "100.00")
+    wallets = container.get(WalletService)
+    caller = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), api_key_id="key_1")
+    for i in range(3):
+        wallets.charge(caller, org, Decimal("1.00"), f"patient-{i}")
+    assert [kind for kind, _ in statements] == ["plain", "plain"]  # the first starts the day under the lock
