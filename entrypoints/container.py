@@ -6,7 +6,6 @@ random source, a sync job queue).
 """
 from __future__ import annotations
 
-import functools
 import logging
 import random
 from pathlib import Path
@@ -26,7 +25,6 @@ from adapters.postgres import (
     workflow_repos,
 )
 from adapters.postgres.uow import SqlUnitOfWorkFactory, make_engine
-from adapters.postgres.wallet_repos import SqlLedger
 from adapters.queue.inprocess import InProcessJobQueue
 from adapters.security.passwords import Argon2Hasher
 from adapters.security.tokens import JwtTokenIssuer
@@ -46,7 +44,6 @@ from application.wallet.payments import PaymentGateways
 from application.workflow import FileStorage, WorkflowProjectAdvancer
 from domain.dispatch.rng import RandomSource
 from domain.identity.ports import PasswordHasher
-from domain.wallet.ports import LedgerRepository
 from entrypoints.metrics import PrometheusOutboxMetrics, record_charge_batch, record_unlocked_charge
 
 log = logging.getLogger("agora")
@@ -97,7 +94,7 @@ class CoreModule(injector.Module):
     @injector.singleton
     @injector.provider
     def uow_factory(self, engine: Engine, registry: HandlerRegistry, clock: Clock,
-                    inj: injector.Injector, settings: Settings) -> UnitOfWorkFactory:
+                    inj: injector.Injector) -> UnitOfWorkFactory:
         def deliver_outbox_soon() -> None:
             inj.get(JobQueue).enqueue("outbox.deliver")
 
@@ -105,7 +102,6 @@ class CoreModule(injector.Module):
         for module in REPOSITORY_MODULES:
             for port, adapter in module.REPOSITORIES.items():
                 factory.bind(port, adapter)
-        factory.bind(LedgerRepository, functools.partial(SqlLedger, early_release=settings.wallet_early_lock_release))
         return factory
 
     @injector.singleton

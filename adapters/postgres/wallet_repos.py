@@ -378,9 +378,8 @@ _FLUSH_BARRIER = "SELECT pg_logical_emit_message(true, 'agora.wallet', '')"
 
 
 class SqlLedger(LedgerRepository):
-    def __init__(self, conn: Connection, *, early_release: bool = True) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.early_release = early_release  # ADR 0013 (AGORA_WALLET_EARLY_LOCK_RELEASE)
 
     def add(self, entry: JournalEntry, lines: Sequence[StatementLine], wallets: Sequence[Wallet] = ()) -> bool:
         if self.conn.dialect.name == "postgresql":
@@ -422,7 +421,7 @@ class SqlLedger(LedgerRepository):
         return row is not None and row[0] == len(entries)
 
     def add_unlocked(self, entries: Sequence[JournalEntry], lines: Sequence[StatementLine],
-                     terms: ChargeTerms) -> LandedCharge | None:
+                     terms: ChargeTerms, *, release_early: bool = False) -> LandedCharge | None:
         if self.conn.dialect.name != "postgresql":
             return None  # SQLite serialises writers (BEGIN IMMEDIATE): the lock path is the path
         params: dict[str, Any] = dict(
@@ -433,7 +432,7 @@ class SqlLedger(LedgerRepository):
             now=entries[0].created_at, day_ends=terms.day_ends)
         driver = _driver(self.conn)
         # only a statement that is its own transaction may release the row early (ADR 0013)
-        early = self.early_release and driver.autocommit
+        early = release_early and driver.autocommit
         if len(entries) == 1:
             statement = _PG_ADD_UNLOCKED_EARLY if early else _PG_ADD_UNLOCKED
             params.update(unique_key=entries[0].unique_key, entry=_json(self._entry_values(entries[0])),

@@ -40,10 +40,12 @@ class Settings:
     # instead of reading it again (the statement still checks the terms on the live row;
     # ADR 0010 addendum of 2026-12-02); 0: read the wallet for every charge
     wallet_snapshot_seconds: int = 60
-    # a plain charge's statement frees the wallet's row before its commit is on disk and the
-    # charge is answered once a second, synchronous commit has flushed it (ADR 0013); off:
-    # the row stays locked through the charge's own flush
+    # on a wallet other processes charge at least wallet_early_release_rate times a second,
+    # a plain charge's statement frees the row before its commit is on disk, and the charge
+    # is answered once a second, synchronous commit has flushed it (ADR 0013); off: the row
+    # stays locked through every charge's own flush. A rate of 0: every plain charge
     wallet_early_lock_release: bool = True
+    wallet_early_release_rate: int = 400
     # Aliyun SMS (AGORA_SMS=aliyun)
     aliyun_access_key_id: str = ""
     aliyun_access_key_secret: str = ""

@@ -74,6 +74,7 @@ from application.shared.uow import (
     current_commit_guards,
 )
 from application.wallet.combining import Combiner
+from application.wallet.contention import Contention
 from application.wallet.snapshots import RecentWallets
 from domain.identity.ports import OrganizationRepository, RelationRepository
 from domain.shared.errors import DomainError, Forbidden, NotFound, ValidationFailed
@@ -525,6 +526,9 @@ class WalletService(WalletBase):
         self._unlocked = settings.wallet_unlocked_charges and uow_factory.dialect == "postgresql"
         # wallets read for plain charges, reused to decide the next ones (ADR 0010 addendum)
         self._recent = RecentWallets(settings.wallet_snapshot_seconds)
+        # wallets other processes charge hard: their row is released early (ADR 0013)
+        self._contention = Contention(settings.wallet_early_release_rate) \
+            if settings.wallet_early_lock_release else None
         self._registry = registry
         self._on_unlocked: Callable[[str], None] = _ignore_outcome
 
@@ -802,9 +806,12 @@ class WalletService(WalletBase):
             if solo and any(e.integration and self._registry.handlers_for(e.event_name()) for e in wallet.events):
                 return "not_plain", None  # an event that must commit with the charge: not on its own
             uow.publish(*wallet.events)  # before the write: an autocommit unit refuses what it could not keep
-            landed = uow.repo(LedgerRepository).add_unlocked(entries, lines, terms)
+            early = solo and self._contention is not None and self._contention.contended(org_id)
+            landed = uow.repo(LedgerRepository).add_unlocked(entries, lines, terms, release_early=early)
             if landed is None:
                 return "declined", None
+            if self._contention is not None:
+                self._contention.landed(org_id, landed.version, len(charges))
             results = [EntryResult(*_as_landed(entry, line, landed, lines[-1]))
                        for entry, line in zip(entries, lines, strict=True)]
             for c, res in zip(charges, results, strict=True):

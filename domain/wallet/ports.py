@@ -115,7 +115,7 @@ class LedgerRepository(abc.ABC):
 
     @abc.abstractmethod
     def add_unlocked(self, entries: Sequence[JournalEntry], lines: Sequence[StatementLine],
-                     terms: ChargeTerms) -> LandedCharge | None:
+                     terms: ChargeTerms, *, release_early: bool = False) -> LandedCharge | None:
         """Write charges on one wallet decided on an unlocked read of it (ADR 0010), one
         after the other, in one statement that applies them only if the wallet meets
         ``terms`` (for their total) when the statement holds the row: cash less the total,
@@ -124,7 +124,11 @@ class LedgerRepository(abc.ABC):
         after shifted by how far the wallet moved since the read, deposit figures and date
         as landed). None, and nothing written, when the terms no longer hold or an entry's
         unique key is taken: the lock then decides. An adapter whose database serialises
-        writers anyway may always answer None."""
+        writers anyway may always answer None.
+
+        ``release_early`` (ADR 0013): the wallet is contended and the write is its own
+        transaction; the adapter may free the row before the write is durable, but returns
+        only once it is."""
 
     @abc.abstractmethod
     def get(self, entry_id: str) -> JournalEntry | None: ...

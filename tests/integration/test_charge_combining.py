@@ -174,8 +174,8 @@ def test_sixteen_threads_charging_one_wallet_combined_and_unlocked_get_exactly_w
     sizes: list[int] = []
     original = repos.SqlLedger.add_unlocked
 
-    def sized(self: Any, entries: Any, lines: Any, terms: Any) -> Any:
-        landed = original(self, entries, lines, terms)
+    def sized(self: Any, entries: Any, lines: Any, terms: Any, **kwargs: Any) -> Any:
+        landed = original(self, entries, lines, terms, **kwargs)
         if landed is not None:
             sizes.append(len(entries))
         return landed

@@ -1,15 +1,18 @@
-"""Early lock release for plain charges, on PostgreSQL (ADR 0013).
+"""Early lock release for plain charges on contended wallets, on PostgreSQL (ADR 0013).
 
-A plain charge's statement, when it is its own transaction, commits without waiting for
-its WAL to reach the disk, so the wallet's row is free for the next charge at once; the
-charge is answered only after a second, synchronous commit has flushed the WAL past it.
-These tests watch the WAL: when ``charge`` returns, everything the statement wrote is on
-disk; a statement inside a longer transaction (an Idempotency-Key guard, a person's
-operation-log row) never releases early; the setting turns it off.
+A plain charge's statement, when it is its own transaction and other processes are
+charging the wallet hard, commits without waiting for its WAL to reach the disk, so the
+wallet's row is free for the next charge at once; the charge is answered only after a
+second, synchronous commit has flushed the WAL past it. These tests watch the WAL: when
+``charge`` returns, everything the statement wrote is on disk; a statement inside a longer
+transaction (an Idempotency-Key guard, a person's operation-log row) never releases
+early; a wallet only this process charges keeps the plain statement; the setting turns it
+off. Most tests treat every wallet as contended (``wallet_early_release_rate=0``).
 """
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -33,7 +36,8 @@ EARLY = {repos._PG_ADD_UNLOCKED_EARLY: "early", repos._PG_ADD_UNLOCKED_MANY_EARL
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return dataclasses.replace(settings, wallet_charge_batch=1)  # every charge on its own
+    # every charge on its own; every wallet treated as contended
+    return dataclasses.replace(settings, wallet_charge_batch=1, wallet_early_release_rate=0)
 
 
 @pytest.fixture
@@ -123,3 +127,38 @@ def test_the_setting_keeps_the_row_locked_through_the_flush(
     for i in range(3):
         wallets.charge(caller, org, Decimal("1.00"), f"patient-{i}")
     assert [kind for kind, _ in statements] == ["plain", "plain"]  # the first starts the day under the lock
+
+
+def test_only_a_wallet_other_processes_charge_hard_is_released_early(
+        settings: Settings, overrides: Any, statements: list[tuple[str, int]],
+        observer: psycopg.Connection[Any]) -> None:
+    """Two containers on one database stand for two processes. This one measures, between
+    two of its own landings at least 50 ms apart, how many charges others made."""
+    from entrypoints.container import build_container
+
+    busy = dataclasses.replace(settings, wallet_early_release_rate=20)  # others' charges a second
+    here, there = build_container(busy, *overrides), build_container(busy, *overrides)
+    org = funded(here, "Busy Co", "100.00")
+    caller = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), api_key_id="key_1")
+    mine, theirs = here.get(WalletService), there.get(WalletService)
+
+    def charge(service: WalletService, ref: str) -> str:
+        statements.clear()
+        service.charge(caller, org, Decimal("1.00"), ref)
+        return statements[0][0] if statements else "locked"
+
+    assert charge(mine, "day-starts") == "locked"  # the day's first charge starts its spend
+    assert [charge(mine, f"alone-{i}") for i in range(5)] == ["plain"] * 5  # however fast: no one else
+    time.sleep(0.06)
+    assert charge(mine, "alone-measured") == "plain"  # 0 charges by others over 60 ms
+    for i in range(4):
+        charge(theirs, f"theirs-{i}")
+    time.sleep(0.06)
+    assert charge(mine, "measures-them") == "plain"  # 4 by others over 60 ms: 60 a second
+    assert charge(mine, "contended") == "early"
+    assert on_disk(observer, statements)
+    time.sleep(0.06)
+    assert charge(mine, "quiet-again") == "early"  # this one measures: none by others
+    assert charge(mine, "after-the-quiet") == "plain"
+    assert mine.wallet(ADMIN, org).figures.cash == Decimal("85.00")
+    cached_equals_postings(here)

@@ -59,8 +59,8 @@ def test_a_persons_unlocked_charge_commits_with_its_log_row_or_not_at_all(
     statements: list[bool] = []  # each unlocked statement: did it write?
     add_unlocked = repos.SqlLedger.add_unlocked
 
-    def counted(self: Any, *args: Any) -> Any:
-        landed = add_unlocked(self, *args)
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        landed = add_unlocked(self, *args, **kwargs)
         statements.append(landed is not None)
         return landed
 

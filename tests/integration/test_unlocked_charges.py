@@ -55,8 +55,8 @@ def landings(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     seen: Counter[str] = Counter()
     original = repos.SqlLedger.add_unlocked
 
-    def counting(self: Any, *args: Any) -> Any:
-        landed = original(self, *args)
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        landed = original(self, *args, **kwargs)
         seen["landed" if landed is not None else "declined"] += 1
         return landed
 
@@ -141,14 +141,14 @@ def interleave(monkeypatch: pytest.MonkeyPatch, meanwhile: Any) -> dict[str, Any
     original = repos.SqlLedger.add_unlocked
     seen: dict[str, Any] = {}
 
-    def late(self: Any, *args: Any) -> Any:
+    def late(self: Any, *args: Any, **kwargs: Any) -> Any:
         first = "meanwhile" not in seen
         if first:
             seen["meanwhile"] = None
             t = threading.Thread(target=lambda: seen.update(meanwhile=meanwhile()))
             t.start()
             t.join(30)
-        landed = original(self, *args)
+        landed = original(self, *args, **kwargs)
         if first:
             seen["landed"] = landed
         return landed
@@ -296,11 +296,11 @@ def test_a_reference_charged_while_the_statement_waits_for_the_row_is_a_repeat(
     original = repos.SqlLedger.add_unlocked
     other = threading.Thread(target=other_transaction)
 
-    def racing(self: Any, *args: Any) -> Any:
+    def racing(self: Any, *args: Any, **kwargs: Any) -> Any:
         other.start()
         locked.wait(10)
         threading.Timer(0.5, release.set).start()  # commits while the statement waits for the row
-        return original(self, *args)
+        return original(self, *args, **kwargs)
 
     monkeypatch.setattr(repos.SqlLedger, "add_unlocked", racing)
     result = wallets.charge(caller, org, Decimal("10.00"), "order-y")

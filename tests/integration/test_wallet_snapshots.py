@@ -50,8 +50,8 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         counts["read"] += 1
         return read(self, org_id)
 
-    def writing(self: Any, *args: Any) -> Any:
-        landed = write(self, *args)
+    def writing(self: Any, *args: Any, **kwargs: Any) -> Any:
+        landed = write(self, *args, **kwargs)
         counts["landed" if landed is not None else "declined"] += 1
         return landed
 
