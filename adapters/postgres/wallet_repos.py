@@ -464,6 +464,17 @@ class SqlLedger(LedgerRepository):
         return LandedCharge(version=row[0], cash=row[1], deposit_due=row[2], deposit_paid=row[3],
                             at=row[4].astimezone(UTC))
 
+    def can_release_early(self) -> bool:
+        if self.conn.dialect.name != "postgresql":
+            return False
+        return bool(self.conn.exec_driver_sql(
+            "SELECT has_function_privilege('pg_logical_emit_message(boolean, text, text)', 'EXECUTE')").scalar())
+
+    def make_durable(self) -> None:
+        if self.conn.dialect.name == "postgresql":
+            with _driver(self.conn).cursor() as cur:
+                cur.execute(_FLUSH_BARRIER)
+
     @staticmethod
     def _posting_values(entry: JournalEntry) -> list[dict[str, Any]]:
         return [dict(entry_id=entry.id, n=n, owner=p.account.owner, account=p.account.name,

@@ -58,6 +58,11 @@ class Contention:
             self._contended.discard(org_id)
         self._start(org_id, now, version)
 
+    def forget(self, org_id: str) -> None:
+        """Measure the wallet afresh (its early release just failed)."""
+        self._contended.discard(org_id)
+        self._marks.pop(org_id, None)
+
     def _start(self, org_id: str, now: float, version: int) -> None:
         if len(self._marks) >= self.limit and org_id not in self._marks:
             self._marks.clear()  # a bound, not a policy: busy wallets are measured again at once

@@ -53,6 +53,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -123,6 +124,7 @@ from domain.wallet.purpose import (
     wallet_key,
 )
 
+log = logging.getLogger("agora.wallet")
 T = TypeVar("T")
 
 
@@ -528,7 +530,8 @@ class WalletService(WalletBase):
         self._recent = RecentWallets(settings.wallet_snapshot_seconds)
         # wallets other processes charge hard: their row is released early (ADR 0013)
         self._contention = Contention(settings.wallet_early_release_rate) \
-            if settings.wallet_early_lock_release else None
+            if settings.wallet_early_lock_release and self._unlocked else None
+        self._early_allowed: bool | None = None  # the database's answer, asked once
         self._registry = registry
         self._on_unlocked: Callable[[str], None] = _ignore_outcome
 
@@ -665,7 +668,26 @@ class WalletService(WalletBase):
             self._on_unlocked(outcome)
             if landed is not None:
                 return landed[0]
+        try:
+            result = self._charge_locked(c)
+        except DomainError:
+            self._durable()
+            raise
+        if result.replayed:
+            self._durable()
+        return result
 
+    def _durable(self) -> None:
+        """ADR 0013: an answer the lock path drew from what it read without writing — a
+        replay, a refusal — may rest on a charge another process released early and has not
+        flushed yet; it waits until that is on disk too. Its own transaction rolled back,
+        which flushes nothing."""
+        if self._contention is None:
+            return
+        with commit_guards(()), self.uow_factory(autocommit=True) as uow:  # a technical commit
+            uow.repo(LedgerRepository).make_durable()
+
+    def _charge_locked(self, c: _Charge) -> EntryResult:
         def command(tx: Ledger) -> EntryResult:
             wallets = tx.lock(c.org_id, *(p for p, _ in c.payees))
             try:
@@ -742,6 +764,8 @@ class WalletService(WalletBase):
                 tx.uow.commit()
             return results
 
+        # committed even when it wrote nothing but its row lock: a refusal or a replay here
+        # is answered after a flush, which covers any charge it saw (ADR 0013)
         return self._run(command)
 
     def _run(self, command: Callable[[Ledger], T], fields: Mapping[str, str] | None = None) -> T:
@@ -807,7 +831,18 @@ class WalletService(WalletBase):
                 return "not_plain", None  # an event that must commit with the charge: not on its own
             uow.publish(*wallet.events)  # before the write: an autocommit unit refuses what it could not keep
             early = solo and self._contention is not None and self._contention.contended(org_id)
-            landed = uow.repo(LedgerRepository).add_unlocked(entries, lines, terms, release_early=early)
+            if early and self._early_allowed is None:
+                self._early_allowed = uow.repo(LedgerRepository).can_release_early()
+                if not self._early_allowed:
+                    log.warning("early lock release is off: this database role may not run "
+                                "pg_logical_emit_message (ADR 0013)")
+            early = early and bool(self._early_allowed)
+            try:
+                landed = uow.repo(LedgerRepository).add_unlocked(entries, lines, terms, release_early=early)
+            except Exception:
+                if early and self._contention is not None:
+                    self._contention.forget(org_id)  # measured again before the next early release
+                raise
             if landed is None:
                 return "declined", None
             if self._contention is not None:

@@ -131,6 +131,16 @@ class LedgerRepository(abc.ABC):
         only once it is."""
 
     @abc.abstractmethod
+    def can_release_early(self) -> bool:
+        """Whether ``add_unlocked(..., release_early=True)`` can make its write durable
+        before returning here (ADR 0013: the database lets this role run the barrier)."""
+
+    @abc.abstractmethod
+    def make_durable(self) -> None:
+        """Return once everything committed so far is on disk, in an autocommit unit (ADR
+        0013: an answer drawn from another charge released early waits for it)."""
+
+    @abc.abstractmethod
     def get(self, entry_id: str) -> JournalEntry | None: ...
 
     @abc.abstractmethod

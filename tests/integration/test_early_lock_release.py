@@ -24,7 +24,10 @@ from sqlalchemy.engine import make_url
 import adapters.postgres.wallet_repos as repos
 from application.shared.access import Caller
 from application.shared.settings import Settings
+from application.shared.uow import UnitOfWorkFactory
 from application.wallet import WalletService
+from application.wallet.services import EntryResult
+from domain.wallet.errors import InsufficientFunds
 from tests.integration.test_unlocked_charges import ADMIN, funded, plain_batch, warmed_up
 from tests.integration.test_wallet_concurrency import cached_equals_postings
 
@@ -136,7 +139,7 @@ def test_only_a_wallet_other_processes_charge_hard_is_released_early(
     two of its own landings at least 50 ms apart, how many charges others made."""
     from entrypoints.container import build_container
 
-    busy = dataclasses.replace(settings, wallet_early_release_rate=20)  # others' charges a second
+    busy = dataclasses.replace(settings, wallet_early_release_rate=5)  # others' charges a second
     here, there = build_container(busy, *overrides), build_container(busy, *overrides)
     org = funded(here, "Busy Co", "100.00")
     caller = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), api_key_id="key_1")
@@ -154,7 +157,7 @@ def test_only_a_wallet_other_processes_charge_hard_is_released_early(
     for i in range(4):
         charge(theirs, f"theirs-{i}")
     time.sleep(0.06)
-    assert charge(mine, "measures-them") == "plain"  # 4 by others over 60 ms: 60 a second
+    assert charge(mine, "measures-them") == "plain"  # 4 by others in well under 800 ms
     assert charge(mine, "contended") == "early"
     assert on_disk(observer, statements)
     time.sleep(0.06)
@@ -162,3 +165,47 @@ def test_only_a_wallet_other_processes_charge_hard_is_released_early(
     assert charge(mine, "after-the-quiet") == "plain"
     assert mine.wallet(ADMIN, org).figures.cash == Decimal("85.00")
     cached_equals_postings(here)
+
+
+def test_a_replay_or_a_refusal_waits_for_the_charge_it_saw(
+        container: Any, observer: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A charge released early is visible before it is on disk. Its repeat, answered by the
+    lock path from what it read (a transaction that rolls back, which flushes nothing), and
+    a refusal that counted it, are answered only once it is on disk too."""
+    org, wallets, caller = warmed_up(container, "Replay Co")  # 90.00
+    barrier = repos._FLUSH_BARRIER
+    flushed = []
+    for i in range(6):
+        # as if the first request were still between its statement and its barrier
+        monkeypatch.setattr(repos, "_FLUSH_BARRIER", "SELECT 1")
+        wallets.charge(caller, org, Decimal("1.00"), f"seen-{i}")
+        monkeypatch.setattr(repos, "_FLUSH_BARRIER", barrier)
+        seen = lsn(observer, "pg_current_wal_insert_lsn()")
+        if i % 3 == 0:
+            assert wallets.charge(caller, org, Decimal("1.00"), f"seen-{i}").replayed
+        elif i % 3 == 1:
+            with pytest.raises(InsufficientFunds):
+                wallets.charge(caller, org, Decimal("1000.00"), f"too-much-{i}")
+        else:  # combined with others in one process: the batch's lock path commits, which flushes
+            [repeat] = wallets._charge_batch(plain_batch(org, "1.00", refs=[f"seen-{i}"]))
+            assert isinstance(repeat, EntryResult) and repeat.replayed
+        flushed.append(seen <= lsn(observer, "pg_current_wal_flush_lsn()"))
+    assert all(flushed), flushed
+    assert wallets.wallet(ADMIN, org).figures.cash == Decimal("84.00")
+
+
+def test_a_database_that_refuses_the_barrier_gets_no_early_release(
+        container: Any, statements: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = []
+
+    def refused(self: Any) -> bool:
+        asked.append(True)
+        return False
+
+    with container.get(UnitOfWorkFactory).engine.connect() as conn:
+        assert repos.SqlLedger(conn).can_release_early()  # the test database grants it, as by default
+    monkeypatch.setattr(repos.SqlLedger, "can_release_early", refused)
+    org, wallets, caller = warmed_up(container, "Revoked Co")
+    for i in range(3):
+        wallets.charge(caller, org, Decimal("1.00"), f"revoked-{i}")
+    assert [kind for kind, _ in statements] == ["plain"] * 3 and asked == [True]  # asked once per process

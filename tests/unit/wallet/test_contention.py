@@ -86,3 +86,16 @@ def test_the_memory_is_bounded() -> None:
         seen.landed(org, 1)
     assert not seen.contended("org_a")  # cleared with the rest, measured again from scratch
     assert len(seen._marks) == 1
+
+
+def test_a_forgotten_wallet_is_measured_afresh() -> None:
+    clock = Ticks()
+    seen = Contention(rate=400, window=0.25, monotonic=clock)
+    seen.landed("org_a", 10)
+    clock.now += 0.25
+    seen.landed("org_a", 200)
+    seen.forget("org_a")  # its early release failed
+    assert not seen.contended("org_a")
+    clock.now += 0.25
+    seen.landed("org_a", 300)  # only starts a new measurement
+    assert not seen.contended("org_a")
