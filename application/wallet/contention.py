@@ -7,7 +7,8 @@ barrier's extra round trip only costs CPU. So a process watches, per wallet, how
 wallet's version moves *by others' hand*: between two of its own landings it knows how
 many versions it added itself, and the rest were someone else's. A wallet is *contended*
 while that rate, measured over at least ``window`` seconds, is at least ``rate`` per
-second; one slower measurement ends it. A single client, however fast, never counts.
+second; one slower measurement ends it. This process's own charges never count, however
+fast; one client spread over several processes by a load balancer does (ADR 0013).
 
 Only a hint: a wrong answer costs speed either way, never correctness (the statement is
 safe both ways).

@@ -5,6 +5,17 @@ from application.wallet.contention import Contention
 from tests.unit.wallet.test_recent_wallets import Ticks
 
 
+def measured(others: int, rate: float = 400) -> tuple[Contention, Ticks]:
+    """One wallet measured over one 250 ms window: one landing of ours at each end, and
+    ``others`` versions by other processes between them."""
+    clock = Ticks()
+    seen = Contention(rate=rate, window=0.25, monotonic=clock)
+    seen.landed("org_a", 10)
+    clock.now += 0.25
+    seen.landed("org_a", 11 + others)
+    return seen, clock
+
+
 def test_a_wallet_is_contended_once_others_moved_it_fast_enough_over_a_window() -> None:
     clock = Ticks()
     seen = Contention(rate=400, window=0.25, monotonic=clock)
@@ -16,11 +27,7 @@ def test_a_wallet_is_contended_once_others_moved_it_fast_enough_over_a_window() 
 
 
 def test_just_below_the_rate_is_not_contended() -> None:
-    clock = Ticks()
-    seen = Contention(rate=400, window=0.25, monotonic=clock)
-    seen.landed("org_a", 10)
-    clock.now += 0.25
-    seen.landed("org_a", 11 + 99)  # 396 a second
+    seen, _ = measured(99)  # 396 a second
     assert not seen.contended("org_a")
 
 
@@ -49,11 +56,7 @@ def test_landings_inside_the_window_add_up_until_it_closes() -> None:
 
 
 def test_one_slow_measurement_ends_it() -> None:
-    clock = Ticks()
-    seen = Contention(rate=400, window=0.25, monotonic=clock)
-    seen.landed("org_a", 10)
-    clock.now += 0.25
-    seen.landed("org_a", 200)
+    seen, clock = measured(189)
     assert seen.contended("org_a")
     clock.now += 10
     seen.landed("org_a", 201)  # ten seconds with no one else
@@ -89,11 +92,7 @@ def test_the_memory_is_bounded() -> None:
 
 
 def test_a_forgotten_wallet_is_measured_afresh() -> None:
-    clock = Ticks()
-    seen = Contention(rate=400, window=0.25, monotonic=clock)
-    seen.landed("org_a", 10)
-    clock.now += 0.25
-    seen.landed("org_a", 200)
+    seen, clock = measured(189)
     seen.forget("org_a")  # its early release failed
     assert not seen.contended("org_a")
     clock.now += 0.25
