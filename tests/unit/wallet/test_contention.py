@@ -5,11 +5,16 @@ from application.wallet.contention import Contention
 from tests.unit.wallet.test_recent_wallets import Ticks
 
 
+def watching(rate: float = 400, limit: int = 10_000) -> tuple[Contention, Ticks]:
+    """A process's watch over wallets, windows of 250 ms, on a clock the test moves."""
+    clock = Ticks()
+    return Contention(rate=rate, window=0.25, limit=limit, monotonic=clock), clock
+
+
 def measured(others: int, rate: float = 400) -> tuple[Contention, Ticks]:
     """One wallet measured over one 250 ms window: one landing of ours at each end, and
     ``others`` versions by other processes between them."""
-    clock = Ticks()
-    seen = Contention(rate=rate, window=0.25, monotonic=clock)
+    seen, clock = watching(rate)
     seen.landed("org_a", 10)
     clock.now += 0.25
     seen.landed("org_a", 11 + others)
@@ -17,8 +22,7 @@ def measured(others: int, rate: float = 400) -> tuple[Contention, Ticks]:
 
 
 def test_a_wallet_is_contended_once_others_moved_it_fast_enough_over_a_window() -> None:
-    clock = Ticks()
-    seen = Contention(rate=400, window=0.25, monotonic=clock)
+    seen, clock = watching()
     seen.landed("org_a", 10)  # the first landing only starts a measurement
     clock.now += 0.25
     seen.landed("org_a", 11 + 100)  # ours (1) and 100 by others in 250 ms: exactly 400 a second
@@ -32,8 +36,7 @@ def test_just_below_the_rate_is_not_contended() -> None:
 
 
 def test_this_process_own_charges_never_count_however_fast() -> None:
-    clock = Ticks()
-    seen = Contention(rate=1, window=0.25, monotonic=clock)
+    seen, clock = watching(rate=1)
     version = 10
     seen.landed("org_a", version)
     for _ in range(100):
@@ -44,8 +47,7 @@ def test_this_process_own_charges_never_count_however_fast() -> None:
 
 
 def test_landings_inside_the_window_add_up_until_it_closes() -> None:
-    clock = Ticks()
-    seen = Contention(rate=400, window=0.25, monotonic=clock)
+    seen, clock = watching()
     seen.landed("org_a", 10)
     clock.now += 0.125
     seen.landed("org_a", 11 + 150)  # 150 by others so far, but only 125 ms: no verdict yet
@@ -64,8 +66,7 @@ def test_one_slow_measurement_ends_it() -> None:
 
 
 def test_a_version_that_went_back_starts_over() -> None:
-    clock = Ticks()
-    seen = Contention(rate=400, window=0.25, monotonic=clock)
+    seen, clock = watching()
     seen.landed("org_a", 500)
     clock.now += 0.25
     seen.landed("org_a", 3)  # another database, a restored wallet: no negative rate, a new mark
@@ -79,8 +80,7 @@ def test_rate_zero_treats_every_wallet_as_contended() -> None:
 
 
 def test_the_memory_is_bounded() -> None:
-    clock = Ticks()
-    seen = Contention(rate=400, window=0.25, limit=3, monotonic=clock)
+    seen, clock = watching(limit=3)
     seen.landed("org_a", 10)
     clock.now += 0.25
     seen.landed("org_a", 200)
