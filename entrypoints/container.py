@@ -44,7 +44,12 @@ from application.wallet.payments import PaymentGateways
 from application.workflow import FileStorage, WorkflowProjectAdvancer
 from domain.dispatch.rng import RandomSource
 from domain.identity.ports import PasswordHasher
-from entrypoints.metrics import PrometheusOutboxMetrics, record_charge_batch, record_unlocked_charge
+from entrypoints.metrics import (
+    PrometheusOutboxMetrics,
+    record_charge_batch,
+    record_early_release,
+    record_unlocked_charge,
+)
 
 log = logging.getLogger("agora")
 
@@ -119,6 +124,7 @@ class CoreModule(injector.Module):
         service = WalletService(uow_factory, clock, settings, registry)
         service.on_charge_batch(record_charge_batch)
         service.on_unlocked_charge(record_unlocked_charge)
+        service.on_early_release(record_early_release)
         return service
 
     @injector.singleton

@@ -37,6 +37,10 @@ unlocked_charges = Counter("agora_wallet_unlocked_charges", "Plain-charge attemp
                            "(ADR 0010): landed, declined by the write (sent to the lock) or not plain",
                            ["outcome"], registry=REGISTRY)
 
+early_released_charges = Counter("agora_wallet_early_released_charges", "Plain charges whose statement freed the "
+                                 "wallet's row before its commit reached the disk; each answered after the "
+                                 "flush barrier (ADR 0013)", registry=REGISTRY)
+
 
 # a labelled child per label values, looked up once: ``labels()`` validates and locks on
 # every call, and these are counted on every request and every charge (a few routes,
@@ -60,6 +64,10 @@ def record_unlocked_charge(outcome: str) -> None:
     if child is None:
         child = _unlocked_children[outcome] = unlocked_charges.labels(outcome=outcome)
     child.inc()
+
+
+def record_early_release(charges: int) -> None:
+    early_released_charges.inc(charges)
 
 
 def record_charge_batch(size: int) -> None:

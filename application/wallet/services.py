@@ -132,6 +132,10 @@ def _ignore_outcome(outcome: str) -> None:
     pass
 
 
+def _ignore_count(count: int) -> None:
+    pass
+
+
 def _as_landed(entry: JournalEntry, line: StatementLine, landed: LandedCharge,
                last: StatementLine) -> tuple[JournalEntry, StatementLine]:
     """A charge written unlocked, as it landed: dated as landed, its line's seq and cash after
@@ -534,6 +538,7 @@ class WalletService(WalletBase):
         self._early_allowed: bool | None = None  # the database's answer, asked once
         self._registry = registry
         self._on_unlocked: Callable[[str], None] = _ignore_outcome
+        self._on_early: Callable[[int], None] = _ignore_count
 
     def on_charge_batch(self, observer: Callable[[int], None]) -> None:
         """Tell ``observer(size)`` of every combined batch of charges (metrics)."""
@@ -544,6 +549,12 @@ class WalletService(WalletBase):
         ``landed``, ``declined`` (the write found the terms broken or the reference taken)
         or ``not_plain`` (the charge or the wallet was not plain, or the read refused it)."""
         self._on_unlocked = observer
+
+    def on_early_release(self, observer: Callable[[int], None]) -> None:
+        """Tell ``observer(charges)`` of every unlocked statement that freed its wallet's row
+        before its commit reached the disk (ADR 0013), with how many charges it carried
+        (metrics); each was answered only after the flush barrier."""
+        self._on_early = observer
 
     # -- queries --------------------------------------------------------------------------
 
@@ -847,6 +858,8 @@ class WalletService(WalletBase):
                 return "declined", None
             if self._contention is not None:
                 self._contention.landed(org_id, landed.version, len(charges))
+            if early:
+                self._on_early(len(charges))
             results = [EntryResult(*_as_landed(entry, line, landed, lines[-1]))
                        for entry, line in zip(entries, lines, strict=True)]
             for c, res in zip(charges, results, strict=True):

@@ -55,6 +55,18 @@ def test_metrics_count_unlocked_charge_attempts_by_outcome(client, container):
     assert f'agora_wallet_unlocked_charges_total{{outcome="declined"}} {before[1] + 1}' in body
 
 
+def test_metrics_count_charges_released_early(client, container):
+    from application.wallet import WalletService
+    from entrypoints.metrics import REGISTRY
+
+    before = REGISTRY.get_sample_value("agora_wallet_early_released_charges_total") or 0.0
+    report = container.get(WalletService)._on_early  # told after each early release (ADR 0013)
+    report(1)
+    report(3)
+    body = client.get("/metrics").get_data(as_text=True)
+    assert f"agora_wallet_early_released_charges_total {before + 4}" in body
+
+
 def test_metrics_count_and_time_requests_by_method_route_and_status(client):
     from entrypoints.metrics import REGISTRY
 

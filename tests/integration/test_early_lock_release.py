@@ -82,13 +82,15 @@ def on_disk(observer: psycopg.Connection[Any], statements: list[tuple[str, int]]
 def test_a_plain_charge_is_answered_only_once_its_commit_is_on_disk(
         container: Any, statements: list[tuple[str, int]], observer: psycopg.Connection[Any]) -> None:
     org, wallets, caller = warmed_up(container, "Early Co")
+    released: list[int] = []
+    wallets.on_early_release(released.append)  # metrics: charges each early statement carried
     flushed = []
     for i in range(20):  # the WAL writer flushes now and then on its own; twenty in a row it does not
         statements.clear()
         wallets.charge(caller, org, Decimal("1.00"), f"early-{i}")
         flushed.append(on_disk(observer, statements))
         assert [kind for kind, _ in statements] == ["early"]
-    assert all(flushed)
+    assert all(flushed) and released == [1] * 20
     assert wallets.wallet(ADMIN, org).figures.cash == Decimal("70.00")
     cached_equals_postings(container)
 
@@ -96,13 +98,15 @@ def test_a_plain_charge_is_answered_only_once_its_commit_is_on_disk(
 def test_a_batch_written_on_its_own_is_flushed_before_its_callers_hear(
         container: Any, statements: list[tuple[str, int]], observer: psycopg.Connection[Any]) -> None:
     org, wallets, _ = warmed_up(container, "Early Batch Co")
+    released: list[int] = []
+    wallets.on_early_release(released.append)
     flushed = []
     for i in range(10):
         statements.clear()
         results = wallets._charge_batch(plain_batch(org, "1.00", "2.00", refs=[f"b{i}-1", f"b{i}-2"]))
         flushed.append(on_disk(observer, statements))
         assert [kind for kind, _ in statements] == ["early batch"] and len(results) == 2
-    assert all(flushed)
+    assert all(flushed) and released == [2] * 10
     assert wallets.wallet(ADMIN, org).figures.cash == Decimal("60.00")
     cached_equals_postings(container)
 
@@ -112,10 +116,12 @@ def test_a_statement_inside_a_longer_transaction_never_releases_early(
     """An Idempotency-Key guard or a person's log row commits with the statement: an
     asynchronous commit there would make them asynchronous too, and nothing would wait."""
     org, wallets, _ = warmed_up(container, "Guarded Co")
+    released: list[int] = []
+    wallets.on_early_release(released.append)
     wallets._charge_batch(plain_batch(org, "1.00", refs=["guarded"], guards=(lambda uow: None,)))
     person = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), user_id="usr_p")
     wallets.charge(person, org, Decimal("1.00"), "by-a-person")
-    assert [kind for kind, _ in statements] == ["plain", "plain"]
+    assert [kind for kind, _ in statements] == ["plain", "plain"] and released == []
     assert wallets.wallet(ADMIN, org).figures.cash == Decimal("88.00")
 
 
