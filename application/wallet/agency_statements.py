@@ -230,7 +230,7 @@ class AgencyStatementService:
         agency = require_agency(caller)
         check_granularity(granularity)
         check_purpose(purpose)
-        since, until = consumption_range(self.clock, from_day, to_day)
+        since, until = consumption_range(self.clock, from_day, to_day, granularity)
         with self.uow_factory() as uow:
             keys = [wallet_key(o, purpose) for o in scope(authorised_principals(uow, agency), org_id)]
             return uow.repo(AgencyStatementQueries).consumption(keys, granularity, since, until) if keys else []

@@ -193,7 +193,8 @@ CONSUMPTION_HEADER = ["period", "amount", "cash", "normal_coupon", "traffic_coup
 
 
 def _range(clock: Clock, filters: dict[str, Any], allowed: set[str]) -> tuple[datetime, datetime]:
-    """``filters.from`` and ``filters.to`` (dates, both required) as a consumption range."""
+    """``filters.from`` and ``filters.to`` (dates, both required; months too with
+    ``filters.granularity`` month) as a consumption range."""
     unknown = set(filters) - allowed
     if unknown:
         raise ValidationFailed(f"filters.{sorted(unknown)[0]}", "unknown filter", code="invalid_filter")
@@ -201,7 +202,8 @@ def _range(clock: Clock, filters: dict[str, Any], allowed: set[str]) -> tuple[da
         if not isinstance(filters.get(key), str):
             raise ValidationFailed(f"filters.{key}", "a date (YYYY-MM-DD) is required", code="invalid_filter")
     try:
-        return consumption_range(clock, filters["from"], filters["to"])
+        return consumption_range(clock, filters["from"], filters["to"],
+                                 "month" if filters.get("granularity") == "month" else "day")
     except ValidationFailed as exc:  # an export names its filters as filters.<name>
         raise ValidationFailed(f"filters.{exc.field}", exc.message.split(": ", 1)[-1],
                                code="invalid_filter") from None

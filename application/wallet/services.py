@@ -157,6 +157,7 @@ def _as_landed(entry: JournalEntry, line: StatementLine, landed: LandedCharge,
 
 SPEND_PERMISSIONS = ("trade.buy", "wallet.manage")
 MAX_CONSUMPTION_DAYS = 400
+MAX_CONSUMPTION_MONTHS = 36  # by month: three years of rows
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -243,24 +244,40 @@ def check_granularity(granularity: str) -> None:
         raise ValidationFailed("granularity", "must be day or month", code="invalid_granularity")
 
 
-def _day(value: str, field: str) -> date:
+def _day(value: str, field: str, *, month_end: bool | None = None) -> date:
+    """A date; with ``month_end`` set (a report by month) also a month, ``YYYY-MM``: its
+    first day (False) or its last (True)."""
     try:
-        day = date.fromisoformat(value)  # a date only: a timestamp is refused
+        if month_end is not None and len(value) == 7:
+            first = date.fromisoformat(f"{value}-01")
+            day = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1) \
+                if month_end else first
+        else:
+            day = date.fromisoformat(value)  # a date only: a timestamp is refused
     except (TypeError, ValueError):
-        raise ValidationFailed(field, "must be a date (YYYY-MM-DD)", code="invalid_date") from None
+        raise ValidationFailed(field, "must be a date (YYYY-MM-DD)" if month_end is None
+                               else "must be a date (YYYY-MM-DD) or a month (YYYY-MM)", code="invalid_date") from None
     if not supported(day):
         raise ValidationFailed(field, f"must lie in the years {SUPPORTED_YEARS.start} to {SUPPORTED_YEARS.stop - 1}",
                                code="invalid_date")
     return day
 
 
-def consumption_range(clock: Clock, from_day: str, to_day: str) -> tuple[datetime, datetime]:
+def consumption_range(clock: Clock, from_day: str, to_day: str, granularity: str = "day"
+                      ) -> tuple[datetime, datetime]:
     """The moments a consumption report covers: ``from_day`` to ``to_day`` inclusive, whole
-    days in the platform time zone, at most ``MAX_CONSUMPTION_DAYS`` apart."""
-    first, last = _day(from_day, "from"), _day(to_day, "to")
+    days in the platform time zone, at most ``MAX_CONSUMPTION_DAYS`` apart; by month, also
+    whole months (``YYYY-MM``), at most ``MAX_CONSUMPTION_MONTHS`` of them."""
+    by_month = granularity == "month"
+    first = _day(from_day, "from", month_end=False if by_month else None)
+    last = _day(to_day, "to", month_end=True if by_month else None)
     if last < first:
         raise ValidationFailed("to", "must not be before from", code="invalid_date")
-    if (last - first).days + 1 > MAX_CONSUMPTION_DAYS:  # both days included
+    if by_month:
+        if (last.year - first.year) * 12 + last.month - first.month + 1 > MAX_CONSUMPTION_MONTHS:
+            raise ValidationFailed("to", f"the range is at most {MAX_CONSUMPTION_MONTHS} months",
+                                   code="invalid_date")
+    elif (last - first).days + 1 > MAX_CONSUMPTION_DAYS:  # both days included
         raise ValidationFailed("to", f"the range is at most {MAX_CONSUMPTION_DAYS} days", code="invalid_date")
     since, _ = day_bounds(clock, first.isoformat())
     _, until = day_bounds(clock, last.isoformat())
@@ -626,7 +643,7 @@ class WalletService(WalletBase):
     def consumption(self, caller: Caller, org_id: str, granularity: str, from_day: str,
                     to_day: str) -> list[ConsumptionRow]:
         check_granularity(granularity)
-        since, until = consumption_range(self.clock, from_day, to_day)
+        since, until = consumption_range(self.clock, from_day, to_day, granularity)
         with self.uow_factory() as uow:
             self._require_view(uow, caller, org_id)
             return uow.repo(LedgerRepository).consumption(org_id, granularity, since, until)

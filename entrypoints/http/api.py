@@ -72,7 +72,9 @@ def body(schema: type[Schema] | Schema) -> dict[str, Any]:
 
 
 def query(schema: type[Schema]) -> dict[str, Any]:
-    args = {k: v for k, v in request.args.items()}
+    """The query string loaded by ``schema``; a parameter sent empty (``?type=``, as forms
+    send an unset field) counts as not sent."""
+    args = {k: v for k, v in request.args.items() if v != ""}
     reject_nul(args)
     return schema().load(args)  # type: ignore[no-any-return]
 

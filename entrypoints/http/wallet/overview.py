@@ -369,7 +369,7 @@ def principal_funds(caller: Caller) -> Any:
 @authenticated
 def agency_consumption(caller: Caller) -> Any:
     args = query(AgencyConsumptionQuery)
-    rows = statements().consumption(caller, args["granularity"], args["from_"].isoformat(), args["to"].isoformat(),
+    rows = statements().consumption(caller, args["granularity"], args["from_"], args["to"],
                                     args["org_id"], args["purpose"])
     return dump(ConsumptionOut, {"granularity": args["granularity"], "items": rows,
                                  "total": ConsumptionRow.total(rows)})

@@ -179,10 +179,16 @@ class EntryOut(Schema):
     replayed = fields.Boolean(metadata={"description": "true when the reference was already charged"})
 
 
+def _report_day() -> dict[str, Any]:
+    # checked by the service (422 invalid_date): a date, or by month also a month
+    return dict(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}(-\d{2})?$", error="Not a valid date."),
+                metadata={"description": "YYYY-MM-DD; by month also YYYY-MM"})
+
+
 class ConsumptionQuery(Strict):
     granularity = fields.String(load_default="day", validate=validate.OneOf(["day", "month"]))
-    from_ = fields.Date(data_key="from", required=True)
-    to = fields.Date(required=True)
+    from_ = fields.String(data_key="from", **_report_day())
+    to = fields.String(**_report_day())
 
 
 class ConsumptionRowOut(Schema):

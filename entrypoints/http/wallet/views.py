@@ -185,8 +185,7 @@ def get_entry(caller: Caller, org_id: str, entry_id: str) -> Any:
 @authenticated
 def consumption(caller: Caller, org_id: str) -> Any:
     args = query(s.ConsumptionQuery)
-    rows = wallets().consumption(caller, org_id, args["granularity"], args["from_"].isoformat(),
-                                 args["to"].isoformat())
+    rows = wallets().consumption(caller, org_id, args["granularity"], args["from_"], args["to"])
     return dump(s.ConsumptionOut, {"granularity": args["granularity"], "items": rows,
                                    "total": ConsumptionRow.total(rows)})
 

@@ -246,7 +246,7 @@ def test_entries_of_all_principals_merged_newest_first_with_filters(world: World
         r = agency.get(f"{URL}/entries", query_string={"org_id": org_id})
         assert r.status_code == 404 and err(r) == "wallet_not_found", org_id
     for params in ({"type": "bogus"}, {"from": "yesterday"}, {"to": "2026-06-03T10:00:00"},
-                   {"reference": ""}, {"per_page": "0"}, {"colour": "red"}):
+                   {"reference": "x" * 101}, {"per_page": "0"}, {"colour": "red"}):
         r = agency.get(f"{URL}/entries", query_string=params)
         mine = m1.key.get(f"/api/v1/wallets/{m1.org_id}/entries", query_string=params)
         assert (r.status_code, err(r)) == (mine.status_code, err(mine)) == (422, err(mine)), params

@@ -709,12 +709,24 @@ def test_entries_filters_consumption_and_the_past(world: World) -> None:
     assert r.status_code == 422
     r = c.api.get(url(c.org_id, "/entries"), query_string={"from": "yesterday"})
     assert r.status_code == 422 and "from" in r.get_json()["error"]["details"]
+    blank = {"type": "", "from": "", "to": "", "reference": ""}  # as a form sends unset fields
+    assert [r["seq"] for r in world.entries(c.api, c.org_id, **blank)] == [4, 3, 2, 1]
     paged = c.api.get(url(c.org_id, "/entries"), query_string={"per_page": "1", "page": "2"}).get_json()
     assert (paged["total"], len(paged["items"]), paged["items"][0]["reference"]) == (4, 1, "ord-1")
 
     r = c.api.get(url(c.org_id, "/consumption"), query_string={"granularity": "month", "from": "2000-01-01",
                                                                "to": "2100-01-01"})
-    assert r.status_code == 422 and err(r) == "invalid_date"  # more than 400 days
+    assert r.status_code == 422 and err(r) == "invalid_date"  # more than 36 months
+    for first, last, status in (("2024-01", "2026-12", 200), ("2023-12", "2026-12", 422),  # 36 months, 37
+                                ("2025-01-01", "2026-12-31", 200)):  # 730 days, by month
+        r = c.api.get(url(c.org_id, "/consumption"), query_string={"granularity": "month", "from": first,
+                                                                   "to": last})
+        assert r.status_code == status, (first, last, r.get_json())
+    r = c.api.get(url(c.org_id, "/consumption"), query_string={"from": "2026-01", "to": "2026-02"})
+    assert r.status_code == 422 and err(r) == "invalid_date"  # by day, days only
+    r = c.api.get(url(c.org_id, "/consumption"), query_string={"granularity": "month", "from": "2026-13",
+                                                               "to": "2026-12"})
+    assert r.status_code == 422 and err(r) == "invalid_date" and "from" in r.get_json()["error"]["details"]
     for last, status in (("2001-02-03", 200), ("2001-02-04", 422)):  # 400 days from 2000-01-01 inclusive, 401
         r = c.api.get(url(c.org_id, "/consumption"), query_string={"from": "2000-01-01", "to": last})
         assert r.status_code == status, (last, r.get_json())
@@ -729,6 +741,10 @@ def test_entries_filters_consumption_and_the_past(world: World) -> None:
     r = c.api.get(url(c.org_id, "/consumption"), query_string={"granularity": "month", "from": first_day,
                                                                "to": last_day})
     assert [i["period"] for i in r.get_json()["items"]] == [body["items"][0]["period"][:7]]
+    this_month = body["items"][0]["period"][:7]
+    r = c.api.get(url(c.org_id, "/consumption"), query_string={"granularity": "month", "from": this_month,
+                                                               "to": this_month})
+    assert r.get_json()["total"]["amount"] == "30.00"  # the month's first day to its last
 
     past = c.api.get(url(c.org_id), query_string={"at": moment}).get_json()
     assert (past["historical"], past["cash"], past["coupons"], past["available"]) == (True, "95.00", "0.00", "95.00")
