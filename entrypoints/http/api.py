@@ -103,62 +103,59 @@ def _container() -> Any:
     return current_app.extensions["injector"]
 
 
-def idempotent(scope: str) -> Callable[[F], F]:
+def idempotent(view: F) -> F:
     """Honour ``Idempotency-Key`` (api.md): same key + same body -> first response;
-    same key + other body -> 409 ``idempotency_key_reused``; concurrent repeat -> 409
-    ``idempotency_key_in_progress``. Keys are per caller organisation and endpoint.
+    same key + other body, or on another endpoint -> 409 ``idempotency_key_reused``;
+    concurrent repeat -> 409 ``idempotency_key_in_progress``. Keys are per caller
+    organisation (per address for unauthenticated callbacks), whatever the endpoint.
 
     The request holds the key under a lease, and its effect commits only with the key
     marked applied (application/shared/idempotency.py): a retry takes over a key whose
     holder died, and a key whose effect committed never lets the effect happen twice."""
 
-    def wrap(view: F) -> F:
-        @functools.wraps(view)
-        def inner(*args: Any, **kwargs: Any) -> Any:
-            key = request.headers.get("Idempotency-Key")
-            if not key:
-                return view(*args, **kwargs)
-            if len(key) > 200:
-                raise ApiError(422, "validation_failed", "Idempotency-Key is too long",
-                               {"Idempotency-Key": ["at most 200 characters"]})
-            caller = getattr(g, "caller", None)
-            who = caller.effective_org_id if caller else (request.remote_addr or "anon")
-            full_scope = f"{scope}:{who}"
-            digest = _request_digest(caller)
-            lease = uuid.uuid4().hex
-            container = _container()
-            with container.get(UnitOfWorkFactory)() as uow:
-                existing = uow.repo(IdempotencyStore).reserve(full_scope, key, digest, lease,
-                                                               container.get(Clock).now())
-                uow.commit()
-            if existing is not None:
-                if existing.request_hash != digest:
-                    raise ApiError(409, "idempotency_key_reused",
-                                   "this Idempotency-Key was used with a different request")
-                if existing.status != DONE:
-                    raise ApiError(409, "idempotency_key_in_progress",
-                                   "a request with this Idempotency-Key is still being processed; "
-                                   f"retry in {int(LEASE.total_seconds())} s if it never answers")
-                resp = current_app.response_class(existing.response_body, status=existing.response_status,
-                                                  mimetype="application/json")
-                resp.headers["Idempotent-Replayed"] = "true"
-                return resp
-            try:
-                with commit_guards((lease_guard(full_scope, key, lease, container.get(Clock).now),)):
-                    result = view(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - the handler turns it into the response
-                # a refused command wrote nothing, so its answer is final only for 4xx
-                response = current_app.make_response(current_app.handle_user_exception(exc))
-                _finish(container, full_scope, key, lease, response)
-                return response
-            response = current_app.make_response(result)
-            _finish(container, full_scope, key, lease, response)
+    @functools.wraps(view)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        key = request.headers.get("Idempotency-Key")
+        if not key:
+            return view(*args, **kwargs)
+        if len(key) > 200:
+            raise ApiError(422, "validation_failed", "Idempotency-Key is too long",
+                           {"Idempotency-Key": ["at most 200 characters"]})
+        caller = getattr(g, "caller", None)
+        scope = caller.effective_org_id if caller else (request.remote_addr or "anon")
+        digest = _request_digest(caller)
+        lease = uuid.uuid4().hex
+        container = _container()
+        with container.get(UnitOfWorkFactory)() as uow:
+            existing = uow.repo(IdempotencyStore).reserve(scope, key, digest, lease,
+                                                           container.get(Clock).now())
+            uow.commit()
+        if existing is not None:
+            if existing.request_hash != digest:
+                raise ApiError(409, "idempotency_key_reused",
+                               "this Idempotency-Key was used with a different request")
+            if existing.status != DONE:
+                raise ApiError(409, "idempotency_key_in_progress",
+                               "a request with this Idempotency-Key is still being processed; "
+                               f"retry in {int(LEASE.total_seconds())} s if it never answers")
+            resp = current_app.response_class(existing.response_body, status=existing.response_status,
+                                              mimetype="application/json")
+            resp.headers["Idempotent-Replayed"] = "true"
+            return resp
+        try:
+            with commit_guards((lease_guard(scope, key, lease, container.get(Clock).now),)):
+                result = view(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the handler turns it into the response
+            # a refused command wrote nothing, so its answer is final only for 4xx
+            response = current_app.make_response(current_app.handle_user_exception(exc))
+            _finish(container, scope, key, lease, response)
             return response
+        response = current_app.make_response(result)
+        _finish(container, scope, key, lease, response)
+        return response
 
-        inner._agora_idempotent = True  # type: ignore[attr-defined]  # documented as a header
-        return inner  # type: ignore[return-value]
-
-    return wrap
+    inner._agora_idempotent = True  # type: ignore[attr-defined]  # documented as a header
+    return inner  # type: ignore[return-value]
 
 
 def _request_digest(caller: Any) -> str:

@@ -197,7 +197,7 @@ def consumption(caller: Caller, org_id: str) -> Any:
              "recharge with its payment_url)", tags=T, body_schema=s.RechargeIn, response=s.RechargeOut,
      status=201, errors=(409, 503))
 @authenticated
-@idempotent("wallet.recharge")
+@idempotent
 def create_recharge(caller: Caller, org_id: str) -> Any:
     data = body(s.RechargeIn)
     result = recharges().recharge(caller, org_id, data["amount"], data["channel"], data["note"])
@@ -226,7 +226,7 @@ def get_recharge(caller: Caller, org_id: str, recharge_id: str) -> Any:
 @doc(summary="Revoke an offline recharge once, while the wallet still has that much (409 revoke_not_covered)",
      tags=T, body_schema=s.RevokeIn, response=s.EntryOut, status=201, errors=(409,))
 @authenticated
-@idempotent("wallet.revoke")
+@idempotent
 def revoke_recharge(caller: Caller, org_id: str, recharge_id: str) -> Any:
     data = body(s.RevokeIn)
     return dump(s.EntryOut, _entry(recharges().revoke(caller, org_id, recharge_id, data["note"]), caller), 201)
@@ -236,7 +236,7 @@ def revoke_recharge(caller: Caller, org_id: str, recharge_id: str) -> Any:
 @doc(summary="A payment gateway's notification (form or JSON). Verified by signature; credits the recharge "
              "once; 400 for a bad signature, an unknown trade or an amount mismatch (flagged)",
      tags=["payments"], auth=False, errors=(400,))
-@idempotent("wallet.notify")
+@idempotent
 def payment_notify(channel: str) -> Any:
     if request.mimetype == "application/json":
         raw = request.get_json(silent=True)
@@ -264,7 +264,7 @@ def payment_notify(channel: str) -> Any:
      tags=T, body_schema=s.ChargeIn, response=s.EntryOut, status=201, errors=(409,),
      also={200: s.EntryOut})  # 200: a repeat of the same reference answers the first entry (replayed)
 @authenticated
-@idempotent("wallet.charge")
+@idempotent
 def charge(caller: Caller, org_id: str) -> Any:
     data = body(CHARGE_IN)
     result = wallets().charge(caller, org_id, data["amount"], data["reference"], coupon_kind=data["coupon_kind"],
@@ -277,7 +277,7 @@ def charge(caller: Caller, org_id: str) -> Any:
      tags=T, body_schema=s.HoldIn, response=s.HoldOut, status=201, errors=(409,),
      also={200: s.HoldOut})  # 200: a repeat of the same reference answers the first hold (replayed)
 @authenticated
-@idempotent("wallet.hold")
+@idempotent
 def create_hold(caller: Caller, org_id: str) -> Any:
     data = body(HOLD_IN)
     result = wallets().hold(caller, org_id, data["amount"], data["reference"], data["expires_at"],
@@ -306,7 +306,7 @@ def get_hold(caller: Caller, hold_id: str) -> Any:
 @doc(summary="Capture all or part of a hold as a charge (with payees, platform only); the rest is released",
      tags=T, body_schema=s.CaptureIn, response=s.EntryOut, status=201, errors=(409,))
 @authenticated
-@idempotent("wallet.capture")
+@idempotent
 def capture_hold(caller: Caller, hold_id: str) -> Any:
     data = body(CAPTURE_IN)
     result = wallets().capture(caller, hold_id, data["amount"], _payees(data["payees"]))
@@ -316,7 +316,7 @@ def capture_hold(caller: Caller, hold_id: str) -> Any:
 @bp.post("/holds/<hold_id>/release")
 @doc(summary="Release a hold", tags=T, body_schema=NoBody, response=s.HoldOut, errors=(409,))
 @authenticated
-@idempotent("wallet.release")
+@idempotent
 def release_hold(caller: Caller, hold_id: str) -> Any:
     body(NO_BODY)  # a release names its hold in the path: anything sent is refused (422)
     return dump(s.HoldOut, _hold(wallets().release(caller, hold_id)))
@@ -328,7 +328,7 @@ def release_hold(caller: Caller, hold_id: str) -> Any:
 @doc(summary="Allocate (分配) money from the agency's wallet to an authorised principal's", tags=T,
      body_schema=s.AllocationIn, response=s.EntryOut, status=201, errors=(409,))
 @authenticated
-@idempotent("wallet.allocate")
+@idempotent
 def allocate(caller: Caller, org_id: str) -> Any:
     data = body(s.AllocationIn)
     result = wallets().allocate(caller, org_id, data["to_org_id"], data["amount"], data["note"])
@@ -339,7 +339,7 @@ def allocate(caller: Caller, org_id: str) -> Any:
 @doc(summary="Take unspent allocated money back from a principal (at most what was allocated, net)", tags=T,
      body_schema=s.ReclaimIn, response=s.EntryOut, status=201, errors=(409,))
 @authenticated
-@idempotent("wallet.reclaim")
+@idempotent
 def reclaim(caller: Caller, org_id: str) -> Any:
     data = body(s.ReclaimIn)
     result = wallets().reclaim(caller, org_id, data["from_org_id"], data["amount"], data["note"])
@@ -350,7 +350,7 @@ def reclaim(caller: Caller, org_id: str) -> Any:
 @doc(summary="Grant a coupon (红包): by the platform, or by an agency to its principal from its own cash",
      tags=T, body_schema=s.CouponIn, response=s.CouponGrantOut, status=201, errors=(409,))
 @authenticated
-@idempotent("wallet.coupon")
+@idempotent
 def grant_coupon(caller: Caller, org_id: str) -> Any:
     data = body(s.CouponIn)
     grant, result = wallets().grant_coupon(caller, org_id, data["kind"], data["amount"], data["expires_at"],
@@ -374,7 +374,7 @@ def list_coupons(caller: Caller, org_id: str) -> Any:
              "gateway confirms; a failed refund returns the money", tags=T, body_schema=s.WithdrawalIn,
      response=s.WithdrawalOut, status=201, errors=(409,))
 @authenticated
-@idempotent("wallet.withdraw")
+@idempotent
 def withdraw(caller: Caller, org_id: str) -> Any:
     data = body(s.WithdrawalIn)
     result: Withdrawal = recharges().withdraw(caller, org_id, data["amount"], data["recharge_id"], data["reason"])
@@ -422,7 +422,7 @@ def set_deposit_due(caller: Caller, org_id: str) -> Any:
 @doc(summary="Pay the deposit from cash (owner); paid deposit is frozen", tags=T, body_schema=s.DepositPayIn,
      response=s.EntryOut, status=201, errors=(409,))
 @authenticated
-@idempotent("wallet.deposit_pay")
+@idempotent
 def pay_deposit(caller: Caller, org_id: str) -> Any:
     data = body(s.DepositPayIn)
     return dump(s.EntryOut, _entry(wallets().pay_deposit(caller, org_id, data["amount"]), caller), 201)
@@ -432,7 +432,7 @@ def pay_deposit(caller: Caller, org_id: str) -> Any:
 @doc(summary="Refund paid deposit to cash (platform admin, when the relation ends)", tags=T,
      body_schema=s.DepositRefundIn, response=s.EntryOut, status=201, errors=(409,))
 @authenticated
-@idempotent("wallet.deposit_refund")
+@idempotent
 def refund_deposit(caller: Caller, org_id: str) -> Any:
     data = body(s.DepositRefundIn)
     result = wallets().refund_deposit(caller, org_id, data["amount"], data["note"])

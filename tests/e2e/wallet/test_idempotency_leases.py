@@ -58,7 +58,7 @@ def test_a_key_whose_request_died_after_its_effect_is_taken_over_once_its_lease_
         m.setattr(views, "_entry", _killed)  # the charge committed, then the worker was killed
         with pytest.raises(KeyboardInterrupt):
             c.api.post(url(c.org_id, "/charges"), json=body, headers={"Idempotency-Key": "d-1"})
-    record = _record(world, f"wallet.charge:{c.org_id}", "d-1")
+    record = _record(world, c.org_id, "d-1")
     assert (record.status, record.locked_at) == ("applied", died_at)
 
     with freeze_time(died_at + LEASE - SECOND):  # the holder may still be working
@@ -96,7 +96,7 @@ def _killed(*args: Any, **kwargs: Any) -> Any:
 def test_a_holder_that_lost_its_key_cannot_commit(world: World) -> None:
     c = world.customer
     world.offline(c.org_id, "50.00")
-    scope, now = f"wallet.charge:{c.org_id}", datetime.now(UTC)
+    scope, now = c.org_id, datetime.now(UTC)
     assert _store(world, lambda s: s.reserve(scope, "slow", "h" * 64, "a" * 32, now - LEASE)) is None
     assert _store(world, lambda s: s.reserve(scope, "slow", "h" * 64, "b" * 32, now)) is None  # taken over
     wallets = world.container.get(WalletService)
@@ -147,7 +147,7 @@ def test_a_request_that_failed_before_its_effect_frees_its_key(world: World, mon
     r = c.api.post(url(c.org_id, "/charges"), json=charge, headers={"Idempotency-Key": "early"})
     assert r.status_code == 500
     monkeypatch.setattr(WalletService, "charge", real)
-    assert _record(world, f"wallet.charge:{c.org_id}", "early") is None
+    assert _record(world, c.org_id, "early") is None
     r = c.api.post(url(c.org_id, "/charges"), json=charge, headers={"Idempotency-Key": "early"})
     assert r.status_code == 201
     assert wallets.ledger_total() == 0
@@ -161,7 +161,7 @@ def test_a_combined_batch_commits_only_with_every_charges_key(world: World) -> N
 
     c = world.customer
     world.offline(c.org_id, "50.00")
-    scope, now = f"wallet.charge:{c.org_id}", datetime.now(UTC)
+    scope, now = c.org_id, datetime.now(UTC)
     for key, lease in (("b-1", "a" * 32), ("b-2", "b" * 32)):
         assert _store(world, lambda s, k=key, le=lease: s.reserve(scope, k, "h" * 64, le, now)) is None
     _store(world, lambda s: s.reserve(scope, "b-2", "h" * 64, "c" * 32, now + LEASE))  # b-2 taken over
@@ -212,7 +212,7 @@ def test_an_online_recharge_the_gateway_refused_can_be_retried_with_its_key(worl
 def test_a_holder_that_commits_renews_its_lease(world: World) -> None:
     c = world.customer
     world.offline(c.org_id, "50.00")
-    scope, start = f"wallet.charge:{c.org_id}", datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    scope, start = c.org_id, datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
     assert _store(world, lambda s: s.reserve(scope, "renew", "h" * 64, "a" * 32, start)) is None
     later = start + LEASE - SECOND  # a slow request commits its effect just before its lease ends
     with commit_guards((lease_guard(scope, "renew", "a" * 32, lambda: later),)):
@@ -225,7 +225,7 @@ def test_a_holder_that_commits_renews_its_lease(world: World) -> None:
 
 def test_a_key_left_in_progress_by_code_without_leases_is_never_run_again(world: World) -> None:
     c = world.customer
-    scope, long_ago = f"wallet.charge:{c.org_id}", datetime(2026, 11, 30, tzinfo=UTC)
+    scope, long_ago = c.org_id, datetime(2026, 11, 30, tzinfo=UTC)
     with world.container.get(UnitOfWorkFactory)() as uow:  # as the code before leases wrote it
         uow.connection.execute(t.idempotency_keys.insert().values(  # type: ignore[attr-defined]
             scope=scope, key="legacy", request_hash="h" * 64, status="in_progress", created_at=long_ago))

@@ -314,6 +314,22 @@ def test_idempotency_key_matches_the_json_not_its_bytes_and_belongs_to_its_sende
     assert world.wallet(c.api, c.org_id)["cash"] == "40.00"
 
 
+def test_an_idempotency_key_belongs_to_its_organisation_whatever_the_endpoint(world: World) -> None:
+    c, o = world.customer, world.other
+    world.offline(c.org_id, "50.00")
+    world.offline(o.org_id, "50.00")
+    key = {"Idempotency-Key": "k-once"}
+    assert c.api.post(url(c.org_id, "/charges"), json={"amount": "1.00", "reference": "e-1"}, headers=key
+                      ).status_code == 201
+    hold = c.api.post(url(c.org_id, "/holds"), json={"amount": "2.00", "reference": "e-h", "expires_at": soon()},
+                      headers=key)
+    assert hold.status_code == 409 and err(hold) == "idempotency_key_reused"
+    assert world.wallet(c.api, c.org_id)["held"] == "0.00"  # nothing placed
+    # another organisation's keys are its own
+    assert o.api.post(url(o.org_id, "/charges"), json={"amount": "1.00", "reference": "e-1"}, headers=key
+                      ).status_code == 201
+
+
 def test_payees_and_withholding(world: World) -> None:
     c, s = world.customer, world.supplier
     world.offline(c.org_id, "100.00")
