@@ -40,7 +40,7 @@ lint: install
 	$(BIN)/mypy
 
 fuzz: install
-	AGORA_FUZZ=1 $(BIN)/pytest tests/fuzz -p no:xdist -q
+	AGORA_FUZZ=1 $(BIN)/pytest tests/fuzz -p no:xdist
 
 # the benchmarks wipe the PostgreSQL database they are pointed at (AGORA_BENCH_DATABASE_URL; wallet: its own schemas)
 bench: install
