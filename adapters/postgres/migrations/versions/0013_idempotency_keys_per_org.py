@@ -15,23 +15,18 @@ down_revision = '0012'
 branch_labels = None
 depends_on = None
 
-keys = sa.table("idempotency_keys", sa.column("scope", sa.String), sa.column("key", sa.String),
-                sa.column("created_at", sa.DateTime))
-
 
 def upgrade() -> None:
     conn = op.get_bind()
-    rows = conn.execute(sa.select(keys.c.scope, keys.c.key, keys.c.created_at)
-                        .where(keys.c.scope.like("%:%")).order_by(keys.c.created_at.desc(), keys.c.scope)).all()
-    taken: set[tuple[str, str]] = set()
-    for scope, key, _ in rows:  # newest first; an endpoint's name has no ":", an address may
-        who = scope.split(":", 1)[1]
-        match = (keys.c.scope == scope) & (keys.c.key == key)
-        if (who, key) in taken:
-            conn.execute(sa.delete(keys).where(match))
-        else:
-            taken.add((who, key))
-            conn.execute(sa.update(keys).where(match).values(scope=who))
+    find = "strpos" if conn.dialect.name == "postgresql" else "instr"
+    # what follows the first ":" (an endpoint's name has none; an IPv6 address has several)
+    who = f"substr({{t}}.scope, {find}({{t}}.scope, ':') + 1)"
+    older, newer = who.format(t="o"), who.format(t="n")
+    conn.execute(sa.text(f"""DELETE FROM idempotency_keys AS o WHERE o.scope LIKE '%:%' AND EXISTS (
+        SELECT 1 FROM idempotency_keys AS n WHERE n.key = o.key AND n.scope LIKE '%:%' AND {newer} = {older}
+          AND (n.created_at > o.created_at OR (n.created_at = o.created_at AND n.scope < o.scope)))"""))
+    conn.execute(sa.text(f"UPDATE idempotency_keys SET scope = {who.format(t='idempotency_keys')} "
+                         "WHERE scope LIKE '%:%'"))
 
 
 def downgrade() -> None:
