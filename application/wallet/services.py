@@ -1010,13 +1010,21 @@ class WalletService(WalletBase):
 
     def get_hold(self, caller: Caller, hold_id: str) -> Hold:
         """Whoever may view the wallet sees its holds: the list's rule (an agency's admin
-        sees its authorised principals' holds without acting for them)."""
+        sees its authorised principals' holds without acting for them). Whoever may place
+        and capture them (a buyer, ``trade.buy``) sees one by its id too: a hold carries no
+        wallet figures."""
         with self.uow_factory() as uow:
             hold = uow.repo(HoldRepository).get(hold_id)
             if hold is None:
                 raise errors.HoldNotFound("no such hold")
             try:
-                self._require_view(uow, caller, hold.org_id)
+                try:
+                    self._require_view(uow, caller, hold.org_id)
+                except Forbidden as no_view:
+                    try:
+                        self._spend_mode(caller, hold.org_id, False)
+                    except Forbidden:
+                        raise no_view from None
             except errors.WalletNotFound:
                 raise errors.HoldNotFound("no such hold") from None
         return hold

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.wallet.conftest import World, err, money
+from tests.e2e.wallet.conftest import World, add_user, err, money
 
 D = Decimal
 FIGURES = ("cash", "coupons", "credit_limit", "credit_used", "held", "deposit_due", "deposit_paid", "available",
@@ -106,8 +106,6 @@ def test_a_finance_user_runs_the_wallet_but_only_the_owner_recharges_and_withdra
                                                                                     tenant: str) -> None:
     """identity.md: the owner recharges and withdraws (an agency admin neither); seed 002: only
     the agency's main account recharges. A finance user runs the wallet day to day."""
-    from tests.e2e.wallet.conftest import add_user
-
     t = getattr(world, tenant)
     fin = add_user(t.api, t.org_id, f"{tenant}.fin", ["finance"])
     world.offline(t.org_id, "100.00")
@@ -443,8 +441,16 @@ def test_hold_capture_and_release(world: World) -> None:
     for api in (world.other.api, world.agency.api):  # another tenant; an agency that is not its agency
         r = api.get(f"/api/v1/holds/{second}")
         assert r.status_code == 404 and err(r) == "hold_not_found"
+    # a buyer places and captures holds, so it reads one (no wallet figures), not the list
     r = world.customer_user.get(f"/api/v1/holds/{second}")
+    assert r.status_code == 200 and r.get_json()["status"] == "released"
+    r = world.customer_user.get(url(c.org_id, "/holds"))
     assert r.status_code == 403 and err(r) == "permission_denied"  # no funds
+    r = world.agency_employee.get(f"/api/v1/holds/{second}")
+    assert r.status_code == 404 and err(r) == "hold_not_found"
+    support = add_user(c.api, c.org_id, "acme.support", ["support"])  # neither buys nor sees funds
+    r = support.get(f"/api/v1/holds/{second}")
+    assert r.status_code == 403 and err(r) == "permission_denied"
     types = [e["type"] for e in world.entries(c.api, c.org_id)]
     assert types == ["release", "hold", "capture", "hold", "recharge"]
 
