@@ -86,6 +86,11 @@ def _agency_itself(caller: Caller, org_id: str) -> str:
     return agency
 
 
+def _as_filter(exc: ValidationFailed) -> ValidationFailed:
+    """An export names its filters as ``filters.<name>``."""
+    return ValidationFailed(f"filters.{exc.field}", exc.message.split(": ", 1)[-1], code="invalid_filter")
+
+
 def _line_filter(clock: Clock, filters: dict[str, Any], allowed: set[str]) -> LineFilter:
     unknown = set(filters) - allowed
     if unknown:
@@ -94,8 +99,12 @@ def _line_filter(clock: Clock, filters: dict[str, Any], allowed: set[str]) -> Li
     if kind is not None and kind not in ENTRY_TYPES:
         raise ValidationFailed("filters.type", f"must be one of {', '.join(ENTRY_TYPES)}", code="invalid_filter")
     reference = filters.get("reference")
-    return LineFilter(type=kind, reference=str(reference) if reference is not None else None,
-                      since=_moment(clock, filters, "from", end=False), until=_moment(clock, filters, "to", end=True))
+    since, until = _moment(clock, filters, "from", end=False), _moment(clock, filters, "to", end=True)
+    try:
+        return LineFilter(type=kind, reference=str(reference) if reference is not None else None,
+                          since=since, until=until)
+    except ValidationFailed as exc:
+        raise _as_filter(exc) from None
 
 
 class WalletEntriesExport(ExportSource):
@@ -204,9 +213,8 @@ def _range(clock: Clock, filters: dict[str, Any], allowed: set[str]) -> tuple[da
     try:
         return consumption_range(clock, filters["from"], filters["to"],
                                  "month" if filters.get("granularity") == "month" else "day")
-    except ValidationFailed as exc:  # an export names its filters as filters.<name>
-        raise ValidationFailed(f"filters.{exc.field}", exc.message.split(": ", 1)[-1],
-                               code="invalid_filter") from None
+    except ValidationFailed as exc:
+        raise _as_filter(exc) from None
 
 
 def _query(filters: dict[str, Any]) -> str | None:

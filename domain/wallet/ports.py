@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
+from domain.shared.errors import ValidationFailed
 from domain.wallet.ledger import ZERO, Account, JournalEntry
 from domain.wallet.model import (
     CashMove,
@@ -28,6 +29,10 @@ class LineFilter:
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
     reference: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.since is not None and self.until is not None and self.until < self.since:
+            raise ValidationFailed("to", "must not be before from", code="invalid_date")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -731,6 +731,9 @@ def test_entries_filters_consumption_and_the_past(world: World) -> None:
     assert r.status_code == 422
     r = c.api.get(url(c.org_id, "/entries"), query_string={"from": "yesterday"})
     assert r.status_code == 422 and "from" in r.get_json()["error"]["details"]
+    r = c.api.get(url(c.org_id, "/entries"), query_string={"from": "2026-12-31", "to": "2026-01-01"})
+    assert r.status_code == 422 and err(r) == "invalid_date" and "to" in r.get_json()["error"]["details"]
+    assert world.entries(c.api, c.org_id, **{"from": "2026-01-01", "to": "2026-01-01"}) == []  # one day
     blank = {"type": "", "from": "", "to": "", "reference": ""}  # as a form sends unset fields
     assert [r["seq"] for r in world.entries(c.api, c.org_id, **blank)] == [4, 3, 2, 1]
     paged = c.api.get(url(c.org_id, "/entries"), query_string={"per_page": "1", "page": "2"}).get_json()

@@ -47,6 +47,8 @@ def test_export_permissions_and_filters(world: World) -> None:
     assert r.status_code == 422 and err(r) == "invalid_filter"
     r = c.api.post("/api/v1/exports", json={**body, "filters": {"type": "bogus"}})
     assert r.status_code == 422 and err(r) == "invalid_filter"
+    r = c.api.post("/api/v1/exports", json={**body, "filters": {"from": "2026-12-31", "to": "2026-01-01"}})
+    assert r.status_code == 422 and err(r) == "invalid_filter" and "filters.to" in r.get_json()["error"]["details"]
     r = world.finance.post("/api/v1/exports", json=body)
     assert r.status_code == 202  # the platform's finance reads every statement
 
