@@ -75,7 +75,9 @@ class PayeeOut(Schema):
 # -- wallet ---------------------------------------------------------------------------------
 
 class WalletQuery(Strict):
-    at = fields.AwareDateTime(load_default=None, metadata={"description": "figures at a past moment"})
+    at = fields.String(load_default=None, metadata={
+        "description": "figures at a past moment: an ISO timestamp with offset, or a date (platform time "
+                       "zone): the figures at the end of that day"})
 
 
 class CouponOut(Schema):

@@ -156,7 +156,10 @@ def _moment(raw: str | None, field: str, *, end: bool) -> datetime | None:
 @authenticated
 def get_wallet(caller: Caller, org_id: str) -> Any:
     args = query(s.WalletQuery)
-    return dump(s.WalletOut, _wallet(wallets().wallet(caller, org_id, args["at"])))
+    at = _moment(args["at"], "at", end=True)
+    if at is not None and len(args["at"]) == 10:  # a date: after its last entry, before the next day's first
+        at -= timedelta(microseconds=1)
+    return dump(s.WalletOut, _wallet(wallets().wallet(caller, org_id, at)))
 
 
 @bp.get("/wallets/<org_id>/entries")

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from freezegun import freeze_time
 
 from tests.e2e.wallet.conftest import World, add_user, err, money
 
@@ -775,6 +776,22 @@ def test_entries_filters_consumption_and_the_past(world: World) -> None:
     assert (past["historical"], past["cash"], past["coupons"], past["available"]) == (True, "95.00", "0.00", "95.00")
     before_all = c.api.get(url(c.org_id), query_string={"at": "2000-01-01T00:00:00+00:00"}).get_json()
     assert before_all["cash"] == "0.00"
+    r = c.api.get(url(c.org_id), query_string={"at": "2026-01-01T00:00:00"})
+    assert r.status_code == 422 and "at" in r.get_json()["error"]["details"]  # a timestamp needs its offset
+    for bad in ("yesterday", "2026-13-01"):
+        assert c.api.get(url(c.org_id), query_string={"at": bad}).status_code == 422
+
+
+def test_figures_at_a_date_are_those_at_the_end_of_that_day(world: World) -> None:
+    c = world.customer
+    with freeze_time("2026-06-01T15:59:59+00:00"):  # 23:59:59 in Shanghai
+        world.offline(c.org_id, "10.00")
+    with freeze_time("2026-06-01T16:00:00+00:00"):  # the next day's first moment
+        world.offline(c.org_id, "5.00")
+    day = c.api.get(url(c.org_id), query_string={"at": "2026-06-01"}).get_json()
+    assert (day["cash"], day["at"]) == ("10.00", "2026-06-01T23:59:59.999999+08:00")
+    assert c.api.get(url(c.org_id), query_string={"at": "2026-06-02"}).get_json()["cash"] == "15.00"
+    assert c.api.get(url(c.org_id), query_string={"at": "2026-05-31"}).get_json()["cash"] == "0.00"
 
 
 # -- isolation --------------------------------------------------------------------------------------
