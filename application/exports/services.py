@@ -11,8 +11,9 @@ import abc
 import csv
 import dataclasses
 import io
+import logging
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,7 @@ from injector import Injector, inject
 
 from application.shared.access import Caller
 from application.shared.audit import record
-from application.shared.clock import Clock
+from application.shared.clock import SUPPORTED_YEARS, Clock, supported
 from application.shared.jobs import JobQueue
 from application.shared.paging import Page, PageRequest
 from application.shared.uow import UnitOfWork, UnitOfWorkFactory
@@ -29,6 +30,9 @@ from domain.shared.ids import new_id
 
 FORMATS = ("csv", "xlsx")
 MAX_ROWS = 1_000_000
+
+
+log = logging.getLogger("agora.exports")
 
 
 @dataclasses.dataclass
@@ -69,6 +73,51 @@ class ExportStore(abc.ABC):
 
     @abc.abstractmethod
     def read(self, name: str) -> bytes: ...
+
+
+def filter_error(exc: ValidationFailed) -> ValidationFailed:
+    """An export names its filters as ``filters.<name>``, with the code ``invalid_filter``."""
+    return ValidationFailed(f"filters.{exc.field.removeprefix('filters.')}", exc.message.split(": ", 1)[-1],
+                            code="invalid_filter")
+
+
+def filter_text(filters: dict[str, Any], key: str, max_length: int) -> str | None:
+    """A text filter (an id, a reference, an operation): absent, or 1 to ``max_length``
+    characters. Filters arrive as JSON, so anything else is refused here, not in the job."""
+    value = filters.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= max_length:
+        raise ValidationFailed(f"filters.{key}", f"must be text of 1 to {max_length} characters",
+                               code="invalid_filter")
+    return value
+
+
+def filter_moment(filters: dict[str, Any], key: str, *, tz: tzinfo | None = None, end: bool = False
+                  ) -> datetime | None:
+    """A moment filter: an ISO 8601 timestamp with offset or, given the platform's ``tz``,
+    a date (that day; ``end``: up to its end). Within ``SUPPORTED_YEARS``, so the job never
+    meets a moment Python or the database cannot hold."""
+    raw = filters.get(key)
+    if raw is None:
+        return None
+    what = "a date or an ISO 8601 timestamp with offset" if tz is not None else "an ISO 8601 timestamp with offset"
+    if not isinstance(raw, str):
+        raise ValidationFailed(f"filters.{key}", f"must be {what}", code="invalid_filter")
+    try:
+        value = datetime.fromisoformat(raw)
+        if tz is not None and len(raw) == 10:  # a date: that day in the platform time zone
+            value = value.replace(tzinfo=tz)
+            if end:
+                value += timedelta(days=1)
+    except (ValueError, OverflowError):
+        raise ValidationFailed(f"filters.{key}", f"must be {what}", code="invalid_filter") from None
+    if value.tzinfo is None:
+        raise ValidationFailed(f"filters.{key}", "needs a UTC offset", code="invalid_filter")
+    if not supported(value):
+        raise ValidationFailed(f"filters.{key}", f"must lie in the years {SUPPORTED_YEARS.start} to "
+                               f"{SUPPORTED_YEARS.stop - 1}", code="invalid_filter")
+    return value
 
 
 class ExportSource(abc.ABC):
@@ -238,8 +287,10 @@ class ExportService:
             name = f"{job.kind}-{job.id}.{job.format}"
             self.store.save(name, data)
             job.status, job.file_name, job.row_count = "done", name, count
-        except Exception as exc:  # noqa: BLE001 - recorded on the export, visible to the requester
-            job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
+        except Exception:
+            # the requester sees that it failed; what failed (statements, values) is the operator's
+            log.exception("export %s (%s) failed", job.id, job.kind)
+            job.status, job.error = "failed", "the export could not be produced; the operator's log has the details"
         job.finished_at = self.clock.now()
         with self.uow_factory() as uow:
             uow.repo(ExportRepository).save(job)

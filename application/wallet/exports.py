@@ -4,12 +4,12 @@ and ``agency_entries`` (all the agency's authorised principals merged, wallet.md
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from injector import inject
 
-from application.exports import ExportSource
+from application.exports import ExportSource, filter_error, filter_moment, filter_text
 from application.shared.access import Caller
 from application.shared.clock import Clock
 from application.shared.uow import UnitOfWork, UnitOfWorkFactory
@@ -26,7 +26,7 @@ from application.wallet.services import WalletBase, consumption_range
 from domain.shared.errors import ValidationFailed
 from domain.wallet import errors
 from domain.wallet.ledger import ENTRY_TYPES
-from domain.wallet.model import StatementLine
+from domain.wallet.model import MAX_REFERENCE, StatementLine
 from domain.wallet.ports import AgencyStatementQueries, ConsumptionRow, LineFilter
 from domain.wallet.purpose import GENERAL, PURPOSES, SEPARATOR, org_of, wallet_key
 
@@ -38,24 +38,6 @@ HEADER = ["created_at", "entry_id", "type", "reference", "amount", "cash", "norm
           "available_after", "counterparty_org_id", "note", "details"]
 AGENCY_FILTERS = {*FILTERS, "org_id"}
 AGENCY_HEADER = ["created_at", "org_id", "org_name", *HEADER[1:]]
-
-
-def _moment(clock: Clock, filters: dict[str, Any], key: str, *, end: bool) -> datetime | None:
-    raw = filters.get(key)
-    if raw is None:
-        return None
-    try:
-        text = str(raw)
-        if len(text) == 10:  # a date: that day in the platform time zone, ``to`` inclusive
-            start = datetime.fromisoformat(text).replace(tzinfo=clock.tz)
-            return start + timedelta(days=1) if end else start
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValidationFailed(f"filters.{key}", "must be a date or an ISO 8601 timestamp with offset",
-                               code="invalid_filter") from None
-    if value.tzinfo is None:
-        raise ValidationFailed(f"filters.{key}", "needs a UTC offset", code="invalid_filter")
-    return value
 
 
 def _line_cells(ln: StatementLine) -> list[Any]:
@@ -86,11 +68,6 @@ def _agency_itself(caller: Caller, org_id: str) -> str:
     return agency
 
 
-def _as_filter(exc: ValidationFailed) -> ValidationFailed:
-    """An export names its filters as ``filters.<name>``."""
-    return ValidationFailed(f"filters.{exc.field}", exc.message.split(": ", 1)[-1], code="invalid_filter")
-
-
 def _line_filter(clock: Clock, filters: dict[str, Any], allowed: set[str]) -> LineFilter:
     unknown = set(filters) - allowed
     if unknown:
@@ -98,13 +75,13 @@ def _line_filter(clock: Clock, filters: dict[str, Any], allowed: set[str]) -> Li
     kind = filters.get("type")
     if kind is not None and kind not in ENTRY_TYPES:
         raise ValidationFailed("filters.type", f"must be one of {', '.join(ENTRY_TYPES)}", code="invalid_filter")
-    reference = filters.get("reference")
-    since, until = _moment(clock, filters, "from", end=False), _moment(clock, filters, "to", end=True)
+    reference = filter_text(filters, "reference", MAX_REFERENCE)
+    since = filter_moment(filters, "from", tz=clock.tz)
+    until = filter_moment(filters, "to", tz=clock.tz, end=True)
     try:
-        return LineFilter(type=kind, reference=str(reference) if reference is not None else None,
-                          since=since, until=until)
+        return LineFilter(type=kind, reference=reference, since=since, until=until)
     except ValidationFailed as exc:
-        raise _as_filter(exc) from None
+        raise filter_error(exc) from None
 
 
 class WalletEntriesExport(ExportSource):
@@ -214,7 +191,7 @@ def _range(clock: Clock, filters: dict[str, Any], allowed: set[str]) -> tuple[da
         return consumption_range(clock, filters["from"], filters["to"],
                                  "month" if filters.get("granularity") == "month" else "day")
     except ValidationFailed as exc:
-        raise _as_filter(exc) from None
+        raise filter_error(exc) from None
 
 
 def _query(filters: dict[str, Any]) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from injector import inject
 
-from application.exports import ExportSource
+from application.exports import ExportSource, filter_error
 from application.shared.access import Caller
 from application.shared.clock import Clock
 from application.shared.paging import Page, PageRequest
@@ -28,6 +28,7 @@ from domain.identity.ports import OrganizationRepository
 from domain.shared.errors import Forbidden, ValidationFailed
 
 TABS = ("running", "completed", "paused", "cancelled")
+MAX_FILTER = 100
 FILTER_KEYS = ("order_no", "provider_org_id", "product_id", "customer_org_id", "stage", "operator_id", "overdue")
 
 
@@ -44,11 +45,16 @@ def _filter(tab: str | None, filters: dict[str, Any]) -> ProjectFilter:
     if tab is not None and tab not in TABS:
         raise ValidationFailed("tab", f"must be one of {', '.join(TABS)}", code="invalid_filter")
     values: dict[str, Any] = {k: filters.get(k) for k in FILTER_KEYS}
+    for key, value in values.items():  # an export's filters arrive as JSON: any type
+        if key != "overdue" and value is not None and (not isinstance(value, str) or len(value) > MAX_FILTER):
+            raise ValidationFailed(key, f"must be text of at most {MAX_FILTER} characters", code="invalid_filter")
     overdue = values["overdue"]
     if isinstance(overdue, str):
         if overdue.lower() not in ("true", "false"):
             raise ValidationFailed("overdue", "must be true or false", code="invalid_filter")
         values["overdue"] = overdue.lower() == "true"
+    elif overdue is not None and not isinstance(overdue, bool):
+        raise ValidationFailed("overdue", "must be true or false", code="invalid_filter")
     return ProjectFilter(status=tab, **values)
 
 
@@ -159,7 +165,10 @@ class ProjectsExport(ExportSource):
         unknown = set(filters) - {"tab", *FILTER_KEYS}
         if unknown:
             raise ValidationFailed(f"filters.{sorted(unknown)[0]}", "unknown filter", code="invalid_filter")
-        _filter(filters.get("tab", "running"), filters)
+        try:
+            _filter(filters.get("tab", "running"), filters)
+        except ValidationFailed as exc:
+            raise filter_error(exc) from None
         scope = list_scope(caller) if org_id == caller.org_id else ProjectScope()
         if scope.empty:
             raise Forbidden("you see no projects to export", code="permission_denied")

@@ -6,6 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from domain.shared.errors import ValidationFailed
 
 CENT = Decimal("0.01")
+ZERO_MONEY = Decimal("0.00")
 Money = Decimal  # an alias that says "two places, CNY" in signatures
 
 
@@ -26,6 +27,8 @@ def to_money(value: object, field: str = "amount", *, positive: bool = False,
         raise ValidationFailed(field, "must be greater than 0", code="invalid_amount")
     if not allow_zero and amount == 0:
         raise ValidationFailed(field, "must not be 0", code="invalid_amount")
+    if not amount:
+        return ZERO_MONEY  # "-0" too: no negative zero reaches a figure or an entry
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 

@@ -79,7 +79,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
                                           "content": {"application/json": {"schema": schema}}}
             errors = set(meta["errors"]) | {422}
             if meta["auth"]:
-                errors |= {401, 403}
+                # 404 too: X-Act-As-Org naming an organisation the caller may not act for
+                errors |= {401, 403, 404}
                 op["security"] = [{"bearer": []}]
             if meta["body"] is not None:
                 errors |= {400}

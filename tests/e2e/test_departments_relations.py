@@ -312,3 +312,12 @@ def test_audit_log_filtered_by_operation(vendor: Org) -> None:
     assert r.status_code == 422 and "from" in r.get_json()["error"]["details"]
     later = vendor.api.get(f"{vendor.base}/audit-log?from=2999-01-01T00:00:00%2B08:00").get_json()
     assert later["total"] == 0 and later["items"] == []
+    # its export refuses, when asked, the filters its job could not run
+    for filters, field in (({"from": "0001-01-01T00:00:00+23:59"}, "filters.from"),
+                           ({"operation": ["department.create"]}, "filters.operation"),
+                           ({"actor_id": {"id": 1}}, "filters.actor_id")):
+        r = vendor.api.post("/api/v1/exports", json={"kind": "audit_log", "org_id": vendor.id, "filters": filters})
+        assert r.status_code == 422 and field in r.get_json()["error"]["details"], r.get_json()
+    r = vendor.api.post("/api/v1/exports", json={"kind": "audit_log", "org_id": vendor.id,
+                                                 "filters": {"operation": "department.create"}})
+    assert r.status_code == 202 and r.get_json()["status"] == "done" and r.get_json()["row_count"] == 2

@@ -237,6 +237,10 @@ def test_export_of_a_tab_runs_as_a_background_job(world: World, tenant_factory: 
     assert sorted(line.split(",")[0] for line in lines[1:]) == ["exp-1", "exp-2"]
     r = vendor.post("/api/v1/exports", json={"kind": "projects", "filters": {"colour": "red"}})
     assert r.status_code == 422
+    for filters, field in (({"overdue": []}, "filters.overdue"), ({"stage": 5}, "filters.stage"),
+                           ({"customer_org_id": [1]}, "filters.customer_org_id"), ({"tab": "bogus"}, "filters.tab")):
+        r = vendor.post("/api/v1/exports", json={"kind": "projects", "filters": filters})
+        assert r.status_code == 422 and field in r.get_json()["error"]["details"], r.get_json()
     # the export holds its requester's scope: a designer (their own projects) or another
     # manager cannot read it, the platform can
     lisi_id, lisi = add_user(vendor, world.vendor.org_id, "lisi1010", "李四", ["designer"])

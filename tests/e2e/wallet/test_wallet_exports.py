@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 
 from tests.e2e.wallet.conftest import World, err
@@ -51,6 +53,42 @@ def test_export_permissions_and_filters(world: World) -> None:
     assert r.status_code == 422 and err(r) == "invalid_filter" and "filters.to" in r.get_json()["error"]["details"]
     r = world.finance.post("/api/v1/exports", json=body)
     assert r.status_code == 202  # the platform's finance reads every statement
+
+
+@pytest.mark.parametrize("filters, field", [
+    ({"to": "9999-12-31"}, "filters.to"),  # its end would be a day past what a datetime holds
+    ({"from": "0001-01-01"}, "filters.from"),
+    ({"from": "9999-12-31T23:59:59-23:59"}, "filters.from"),
+    ({"from": 20260101}, "filters.from"),
+    ({"reference": ["a"]}, "filters.reference"),
+    ({"reference": "x" * 101}, "filters.reference"),
+    ({"reference": ""}, "filters.reference"),
+])
+def test_export_filters_the_job_could_not_run_are_refused_when_asked(world: World, filters: dict[str, Any],
+                                                                     field: str) -> None:
+    """Filters arrive as JSON and the job runs later: whatever it could not run is 422 now,
+    naming the filter, not an export that fails."""
+    c = world.customer
+    r = c.api.post("/api/v1/exports", json={"kind": "wallet_entries", "org_id": c.org_id, "format": "csv",
+                                            "filters": filters})
+    assert r.status_code == 422 and err(r) == "invalid_filter", r.get_json()
+    assert field in r.get_json()["error"]["details"]
+    r = c.api.post("/api/v1/exports", json={"kind": "wallet_entries", "org_id": c.org_id, "format": "csv",
+                                            "filters": {"from": "9998-12-31", "reference": "x" * 100}})
+    assert r.status_code == 202 and r.get_json()["status"] == "done"  # the edges themselves are fine
+
+
+def test_a_failed_export_tells_its_requester_it_failed_not_why(world: World, monkeypatch: Any) -> None:
+    from application.wallet.exports import WalletEntriesExport
+
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("SELECT secret FROM internals WHERE x = 'y'")
+
+    monkeypatch.setattr(WalletEntriesExport, "rows", broken)
+    c = world.customer
+    r = c.api.post("/api/v1/exports", json={"kind": "wallet_entries", "org_id": c.org_id, "format": "csv"})
+    job = c.api.get(f"/api/v1/exports/{r.get_json()['id']}").get_json()
+    assert job["status"] == "failed" and "SELECT" not in job["error"] and "operator" in job["error"]
 
 
 def test_an_export_is_read_under_the_rule_that_let_it_be_requested(world: World) -> None:
