@@ -13,7 +13,7 @@ import dataclasses
 import io
 import logging
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ from injector import Injector, inject
 
 from application.shared.access import Caller
 from application.shared.audit import record
-from application.shared.clock import SUPPORTED_YEARS, Clock, supported
+from application.shared.clock import Clock, parse_moment
 from application.shared.jobs import JobQueue
 from application.shared.paging import Page, PageRequest
 from application.shared.uow import UnitOfWork, UnitOfWorkFactory
@@ -77,7 +77,7 @@ class ExportStore(abc.ABC):
 
 def filter_error(exc: ValidationFailed) -> ValidationFailed:
     """An export names its filters as ``filters.<name>``, with the code ``invalid_filter``."""
-    return ValidationFailed(f"filters.{exc.field.removeprefix('filters.')}", exc.message.split(": ", 1)[-1],
+    return ValidationFailed(f"filters.{exc.field.removeprefix('filters.')}", exc.details[exc.field][0],
                             code="invalid_filter")
 
 
@@ -95,29 +95,18 @@ def filter_text(filters: dict[str, Any], key: str, max_length: int) -> str | Non
 
 def filter_moment(filters: dict[str, Any], key: str, *, tz: tzinfo | None = None, end: bool = False
                   ) -> datetime | None:
-    """A moment filter: an ISO 8601 timestamp with offset or, given the platform's ``tz``,
-    a date (that day; ``end``: up to its end). Within ``SUPPORTED_YEARS``, so the job never
-    meets a moment Python or the database cannot hold."""
+    """A moment filter, as the lists take it (``parse_moment``: a timestamp with offset or,
+    given the platform's ``tz``, a date), checked now so the job never meets one it cannot
+    run."""
     raw = filters.get(key)
     if raw is None:
         return None
-    what = "a date or an ISO 8601 timestamp with offset" if tz is not None else "an ISO 8601 timestamp with offset"
-    if not isinstance(raw, str):
-        raise ValidationFailed(f"filters.{key}", f"must be {what}", code="invalid_filter")
     try:
-        value = datetime.fromisoformat(raw)
-        if tz is not None and len(raw) == 10:  # a date: that day in the platform time zone
-            value = value.replace(tzinfo=tz)
-            if end:
-                value += timedelta(days=1)
-    except (ValueError, OverflowError):
-        raise ValidationFailed(f"filters.{key}", f"must be {what}", code="invalid_filter") from None
-    if value.tzinfo is None:
-        raise ValidationFailed(f"filters.{key}", "needs a UTC offset", code="invalid_filter")
-    if not supported(value):
-        raise ValidationFailed(f"filters.{key}", f"must lie in the years {SUPPORTED_YEARS.start} to "
-                               f"{SUPPORTED_YEARS.stop - 1}", code="invalid_filter")
-    return value
+        if not isinstance(raw, str):
+            raise ValueError("must be text: a date or an ISO 8601 timestamp with offset")
+        return parse_moment(raw, tz, end=end)
+    except ValueError as exc:
+        raise ValidationFailed(f"filters.{key}", str(exc), code="invalid_filter") from None
 
 
 class ExportSource(abc.ABC):

@@ -1,16 +1,38 @@
 """Time enters the system only through the Clock port, so tests can steer it."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 SUPPORTED_YEARS = range(1900, 9999)  # a date or moment outside is refused (422): a day or an
 # offset more would leave what Python's datetime and the databases hold
 
 
+OUT_OF_RANGE = f"must lie in the years {SUPPORTED_YEARS.start} to {SUPPORTED_YEARS.stop - 1}"
+
+
 def supported(moment: date) -> bool:
     """Whether a date or moment (a datetime is a date) lies in ``SUPPORTED_YEARS``."""
     return moment.year in SUPPORTED_YEARS
+
+
+def parse_moment(raw: str, tz: tzinfo | None, *, end: bool = False) -> datetime:
+    """A moment a caller names in a filter: an ISO 8601 timestamp with its offset or, given
+    the platform's ``tz``, a date — that day there, from its start (``end``: up to its end,
+    the next day's start). ``ValueError`` says what is wrong with it."""
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError("must be a date (YYYY-MM-DD) or an ISO 8601 timestamp with offset" if tz is not None
+                         else "must be an ISO 8601 timestamp with offset") from None
+    if not supported(value):
+        raise ValueError(OUT_OF_RANGE)
+    if tz is not None and len(raw) == 10:
+        start = value.replace(tzinfo=tz)
+        return start + timedelta(days=1) if end else start
+    if value.tzinfo is None:
+        raise ValueError("needs a UTC offset")
+    return value
 
 
 class Clock:

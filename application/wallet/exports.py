@@ -137,10 +137,7 @@ class AgencyEntriesExport(ExportSource):
 
     @staticmethod
     def _principal(filters: dict[str, Any]) -> str | None:
-        org_id = filters.get("org_id")
-        if org_id is not None and (not isinstance(org_id, str) or not org_id):
-            raise ValidationFailed("filters.org_id", "must be an organisation id", code="invalid_filter")
-        return org_id
+        return filter_text(filters, "org_id", 40)
 
     def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
         agency = _agency_itself(caller, org_id)
@@ -186,7 +183,8 @@ def _range(clock: Clock, filters: dict[str, Any], allowed: set[str]) -> tuple[da
         raise ValidationFailed(f"filters.{sorted(unknown)[0]}", "unknown filter", code="invalid_filter")
     for key in ("from", "to"):
         if not isinstance(filters.get(key), str):
-            raise ValidationFailed(f"filters.{key}", "a date (YYYY-MM-DD) is required", code="invalid_filter")
+            raise ValidationFailed(f"filters.{key}", "a date (YYYY-MM-DD; by month also YYYY-MM) is required",
+                                   code="invalid_filter")
     try:
         return consumption_range(clock, filters["from"], filters["to"],
                                  "month" if filters.get("granularity") == "month" else "day")

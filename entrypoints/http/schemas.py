@@ -6,10 +6,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
-from application.shared.clock import SUPPORTED_YEARS, supported
+from application.shared.clock import OUT_OF_RANGE, supported
 from application.shared.paging import MAX_PER_PAGE
-
-OUT_OF_RANGE = f"must lie in the years {SUPPORTED_YEARS.start} to {SUPPORTED_YEARS.stop - 1}"
 
 
 class Strict(Schema):

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from adapters.postgres import tables as t
-from adapters.postgres.migrate import upgrade
+from adapters.postgres.migrate import downgrade, upgrade
 from tests.conftest import DB_URL, IS_POSTGRES
 
 SCHEMA = "migration_0013"
@@ -44,13 +44,26 @@ def test_stored_keys_move_to_their_organisation_and_the_newest_use_keeps_a_share
                                ("wallet.hold:org_1", "k", "2026-12-01 11:00:00+00"),  # the same key, later
                                ("wallet.charge:org_2", "k", "2026-12-01 09:00:00+00"),
                                ("wallet.charge:org_1", "other", "2026-12-01 09:00:00+00"),
-                               ("wallet.notify:::1", "rch_1", "2026-12-01 09:00:00+00")):  # an IPv6 address
+                               ("wallet.notify:::1", "rch_1", "2026-12-01 09:00:00+00"),  # an IPv6 address
+                               ("wallet.charge:org_1", "k2", "2026-12-01 12:00:00+00"),
+                               ("org_1", "k2", "2026-12-01 08:00:00+00")):  # new code wrote it first (a rolling
+            # deploy): it wins, however old
             conn.execute(text("INSERT INTO idempotency_keys (scope, key, request_hash, status, created_at) "
                               "VALUES (:scope, :key, :hash, 'done', :at)"),
                          {"scope": scope, "key": key, "hash": scope.ljust(64, "0")[:64], "at": at})
     upgrade(old_url)
     with engine.begin() as conn:
         rows = {(r.scope, r.key): r.request_hash for r in conn.execute(select(t.idempotency_keys))}
-    assert set(rows) == {("org_1", "k"), ("org_1", "other"), ("org_2", "k"), ("::1", "rch_1")}
+    assert set(rows) == {("org_1", "k"), ("org_1", "other"), ("org_2", "k"), ("::1", "rch_1"), ("org_1", "k2")}
     assert rows[("org_1", "k")].startswith("wallet.hold:org_1")  # the newest use
+    assert rows[("org_1", "k2")].startswith("org_1")
+
+    # and back: every key under every endpoint's scope, so the old code finds a retry's key
+    # wherever it comes (its digest replays it only on the endpoint it was used on)
+    downgrade(old_url, "0012")
+    with engine.begin() as conn:
+        back = {(r.scope, r.key): r.request_hash for r in conn.execute(select(t.idempotency_keys))}
+    assert len(back) == 13 * 5 and all(scope.startswith("wallet.") for scope, _ in back)
+    assert back[("wallet.hold:org_1", "k")] == back[("wallet.charge:org_1", "k")] == rows[("org_1", "k")]
+    assert back[("wallet.notify:::1", "rch_1")] == rows[("::1", "rch_1")]
     engine.dispose()

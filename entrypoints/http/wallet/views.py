@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 
 from application.shared.access import Caller
-from application.shared.clock import Clock, supported
+from application.shared.clock import Clock, parse_moment
 from application.shared.paging import Page
 from application.wallet import (
     BadNotification,
@@ -42,7 +42,7 @@ from entrypoints.http.api import (
 )
 from entrypoints.http.auth import authenticated, service
 from entrypoints.http.errors import ApiError, error_body
-from entrypoints.http.schemas import NO_BODY, OUT_OF_RANGE, NoBody, PagedQuery, paged
+from entrypoints.http.schemas import NO_BODY, NoBody, PagedQuery, paged
 from entrypoints.http.wallet import schemas as s
 
 bp = Blueprint("wallet", __name__, url_prefix="/api/v1")
@@ -132,20 +132,10 @@ def _moment(raw: str | None, field: str, *, end: bool) -> datetime | None:
     must carry its offset."""
     if raw is None:
         return None
-    clock = service(Clock)
     try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(422, "validation_failed", f"invalid field {field}",
-                       {field: ["must be a date (YYYY-MM-DD) or an ISO 8601 timestamp with offset"]}) from None
-    if not supported(moment):
-        raise ApiError(422, "validation_failed", f"invalid field {field}", {field: [OUT_OF_RANGE]})
-    if len(raw) == 10:
-        start = moment.replace(tzinfo=clock.tz)
-        return start + timedelta(days=1) if end else start
-    if moment.tzinfo is None:
-        raise ApiError(422, "validation_failed", f"invalid field {field}", {field: ["needs a UTC offset"]})
-    return moment
+        return parse_moment(raw, service(Clock).tz, end=end)
+    except ValueError as exc:
+        raise ApiError(422, "validation_failed", f"invalid field {field}", {field: [str(exc)]}) from None
 
 
 # -- wallet and statements -------------------------------------------------------------------
