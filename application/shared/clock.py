@@ -27,12 +27,20 @@ def parse_moment(raw: str, tz: tzinfo | None, *, end: bool = False) -> datetime:
                          else "must be an ISO 8601 timestamp with offset") from None
     if not supported(value):
         raise ValueError(OUT_OF_RANGE)
-    if tz is not None and len(raw) == 10:
+    if tz is not None and len(raw) == 10:  # a date, as parse_at reads it too
         start = value.replace(tzinfo=tz)
         return start + timedelta(days=1) if end else start
     if value.tzinfo is None:
         raise ValueError("needs a UTC offset")
     return value
+
+
+def parse_at(raw: str, tz: tzinfo) -> datetime:
+    """The moment figures are asked "at": a timestamp as given; a date means the end of that
+    day, after its last entry and before the next day's first (figures count what happened
+    up to and including their moment)."""
+    moment = parse_moment(raw, tz, end=True)
+    return moment - timedelta(microseconds=1) if len(raw) == 10 else moment
 
 
 class Clock:

@@ -128,12 +128,8 @@ log = logging.getLogger("agora.wallet")
 T = TypeVar("T")
 
 
-def _ignore_outcome(outcome: str) -> None:
-    pass
-
-
-def _ignore_count(count: int) -> None:
-    pass
+def _unobserved(_: object) -> None:
+    """What an observer hook does until someone observes (metrics)."""
 
 
 def _as_landed(entry: JournalEntry, line: StatementLine, landed: LandedCharge,
@@ -554,8 +550,8 @@ class WalletService(WalletBase):
             if settings.wallet_early_lock_release and self._unlocked else None
         self._early_allowed: bool | None = None  # the database's answer, asked once
         self._registry = registry
-        self._on_unlocked: Callable[[str], None] = _ignore_outcome
-        self._on_early: Callable[[int], None] = _ignore_count
+        self._on_unlocked: Callable[[str], None] = _unobserved
+        self._on_early: Callable[[int], None] = _unobserved
 
     def on_charge_batch(self, observer: Callable[[int], None]) -> None:
         """Tell ``observer(size)`` of every combined batch of charges (metrics)."""

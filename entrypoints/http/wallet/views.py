@@ -6,14 +6,14 @@ also unique per (wallet, reference): a repeat answers the first entry with
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
 from application.shared.access import Caller
-from application.shared.clock import Clock, parse_moment
+from application.shared.clock import Clock, parse_at, parse_moment
 from application.shared.paging import Page
 from application.wallet import (
     BadNotification,
@@ -127,13 +127,14 @@ def _payees(rows: list[dict[str, Any]]) -> list[tuple[str, Decimal]]:
     return [(p["org_id"], p["amount"]) for p in rows]
 
 
-def _moment(raw: str | None, field: str, *, end: bool) -> datetime | None:
-    """A date means that day in the platform time zone (``to`` includes it); a timestamp
-    must carry its offset."""
+def _moment(raw: str | None, field: str, *, end: bool = False, at: bool = False) -> datetime | None:
+    """A date means that day in the platform time zone (``to`` includes it; ``at``: its
+    end, ``parse_at``); a timestamp must carry its offset."""
     if raw is None:
         return None
+    tz = service(Clock).tz
     try:
-        return parse_moment(raw, service(Clock).tz, end=end)
+        return parse_at(raw, tz) if at else parse_moment(raw, tz, end=end)
     except ValueError as exc:
         raise ApiError(422, "validation_failed", f"invalid field {field}", {field: [str(exc)]}) from None
 
@@ -146,10 +147,7 @@ def _moment(raw: str | None, field: str, *, end: bool) -> datetime | None:
 @authenticated
 def get_wallet(caller: Caller, org_id: str) -> Any:
     args = query(s.WalletQuery)
-    at = _moment(args["at"], "at", end=True)
-    if at is not None and len(args["at"]) == 10:  # a date: after its last entry, before the next day's first
-        at -= timedelta(microseconds=1)
-    return dump(s.WalletOut, _wallet(wallets().wallet(caller, org_id, at)))
+    return dump(s.WalletOut, _wallet(wallets().wallet(caller, org_id, _moment(args["at"], "at", at=True))))
 
 
 @bp.get("/wallets/<org_id>/entries")
