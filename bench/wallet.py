@@ -7,9 +7,9 @@
     history INSERT per transaction) with 8 client threads;
 (b) charges per second through ``WalletService.charge`` with 8 concurrent workers
     (processes, each with its own container and pool, as RQ workers run), on 1,000
-    wallets and on 1 hot wallet; and once more on the hot wallet as 2 processes of 4
-    threads (as gunicorn's gthread workers run), where concurrent charges on one wallet
-    share a transaction (ADR 0006);
+    wallets and on 1 hot wallet; and once more on both as 2 processes of 4 threads (as
+    gunicorn's gthread workers run), where concurrent charges on one wallet share a
+    transaction (ADR 0006);
 (c) the same through HTTP (``POST /api/v1/wallets/{org}/charges`` with API keys) under
     gunicorn with 2 workers (4 threads each, as ``agora serve``), 8 client threads on
     keep-alive connections (``LeanClient``: the load generator shares the CPUs).
@@ -666,6 +666,9 @@ def one_round(args: argparse.Namespace, url: str, app_url: str, world: dict[str,
     note("service_hot_locked", "service, 1 hot wallet, every charge under the lock",
          *run_service(app_url, [world["hot"]], n, secs, unlocked=False))
     checkpoint(url)
+    note("service_threads", f"service, {args.wallets} wallets, {n // st} processes x {st} threads",
+         *run_service(app_url, world["spread"], n, secs, threads=st))
+    checkpoint(url)
     note("service_hot_threads", f"service, 1 hot wallet, {n // st} processes x {st} threads",
          *run_service(app_url, [world["hot"]], n, secs, threads=st))
     if port is not None:
@@ -693,7 +696,8 @@ def main() -> int:
     parser.add_argument("--http-workers", type=int, default=2)
     parser.add_argument("--http-threads", type=int, default=4, help="threads per gunicorn worker (agora serve: 4)")
     parser.add_argument("--service-threads", type=int, default=4,
-                        help="threads per process for the extra hot-wallet row of (b) (charges combine, ADR 0006)")
+                        help="threads per process for the extra rows of (b), as gunicorn's gthread workers run "
+                             "(on the hot wallet charges combine, ADR 0006)")
     parser.add_argument("--port", type=int, default=18765)
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--write-readme", action="store_true", help="put the results table into bench/README.md")
@@ -738,6 +742,8 @@ def main() -> int:
         ("(b) service charges, 1 hot wallet", "service_hot", raw_goal, "raw_hot"),
         ("(b) service charges, 1 hot wallet, every charge under the lock (ADR 0010 off)", "service_hot_locked",
          "for comparison", "raw_hot"),
+        (f"(b) service charges, {args.wallets} wallets, {n // st} processes x {st} threads", "service_threads",
+         raw_goal, "raw"),
         (f"(b) service charges, 1 hot wallet, {n // st} processes x {st} threads (combined)", "service_hot_threads",
          raw_goal, "raw_hot"),
         (f"(c) HTTP charges (gunicorn {w} workers), {args.wallets} wallets", "http", f">= {GOALS['http']:.0%}",

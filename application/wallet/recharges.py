@@ -79,6 +79,7 @@ class RechargeService(WalletBase):
         super().__init__(uow_factory, clock)
         self.gateways = gateways
         self.settings = settings
+        self._early_release = self._release_early_allowed(settings)
 
     def _gateway(self, channel: str, field: str = "channel") -> PaymentGateway:
         try:

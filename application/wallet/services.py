@@ -403,6 +403,14 @@ class WalletBase:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
+        # ADR 0013: plain charges may be released early (by any process: they share the
+        # settings), so a refusal may rest on one not yet on disk; set by the services
+        self._early_release = False
+
+    def _release_early_allowed(self, settings: Settings) -> bool:
+        """May plain charges be committed before their WAL is flushed (ADR 0013)?"""
+        return bool(settings.wallet_early_lock_release and settings.wallet_unlocked_charges
+                    and self.uow_factory.dialect == "postgresql")
 
     # -- running a command ------------------------------------------------------------
 
@@ -419,7 +427,20 @@ class WalletBase:
             except MissingWallets as missing:
                 with commit_guards(()):  # creating empty wallets is no effect of the request
                     self._create_wallets(missing.org_ids, now, fields or {})
+            except DomainError:
+                self._durable()  # a refusal: its transaction rolled back
+                raise
         raise RuntimeError("wallets could not be created")  # pragma: no cover - defensive
+
+    def _durable(self) -> None:
+        """ADR 0013: an answer a command drew from what it read without writing — a refusal
+        (a charge's, a hold's, a withdrawal's ...), a charge's replay — may rest on a plain
+        charge another process released early and has not flushed yet; it waits until that
+        is on disk too. Its own transaction rolled back, which flushes nothing."""
+        if not self._early_release:
+            return
+        with commit_guards(()), self.uow_factory(autocommit=True) as uow:  # a technical commit
+            uow.repo(LedgerRepository).make_durable()
 
     def _create_wallets(self, org_ids: set[str], now: datetime, fields: Mapping[str, str]) -> None:
         """``org_ids`` are wallet keys (domain.wallet.purpose)."""
@@ -546,8 +567,8 @@ class WalletService(WalletBase):
         # wallets read for plain charges, reused to decide the next ones (ADR 0010 addendum)
         self._recent = RecentWallets(settings.wallet_snapshot_seconds)
         # wallets other processes charge hard: their row is released early (ADR 0013)
-        self._contention = Contention(settings.wallet_early_release_rate) \
-            if settings.wallet_early_lock_release and self._unlocked else None
+        self._early_release = self._release_early_allowed(settings)
+        self._contention = Contention(settings.wallet_early_release_rate) if self._early_release else None
         self._early_allowed: bool | None = None  # the database's answer, asked once
         self._registry = registry
         self._on_unlocked: Callable[[str], None] = _unobserved
@@ -692,24 +713,10 @@ class WalletService(WalletBase):
             self._on_unlocked(outcome)
             if landed is not None:
                 return landed[0]
-        try:
-            result = self._charge_locked(c)
-        except DomainError:
-            self._durable()
-            raise
+        result = self._charge_locked(c)  # a refusal waited in ``_run`` (ADR 0013)
         if result.replayed:
             self._durable()
         return result
-
-    def _durable(self) -> None:
-        """ADR 0013: an answer the lock path drew from what it read without writing — a
-        replay, a refusal — may rest on a charge another process released early and has not
-        flushed yet; it waits until that is on disk too. Its own transaction rolled back,
-        which flushes nothing."""
-        if self._contention is None:
-            return
-        with commit_guards(()), self.uow_factory(autocommit=True) as uow:  # a technical commit
-            uow.repo(LedgerRepository).make_durable()
 
     def _charge_locked(self, c: _Charge) -> EntryResult:
         def command(tx: Ledger) -> EntryResult:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,9 +26,9 @@ import adapters.postgres.wallet_repos as repos
 from application.shared.access import Caller
 from application.shared.settings import Settings
 from application.shared.uow import UnitOfWorkFactory
-from application.wallet import WalletService
+from application.wallet import RechargeService, WalletService
 from application.wallet.services import EntryResult
-from domain.wallet.errors import InsufficientFunds
+from domain.wallet.errors import InsufficientFunds, NotRefundable
 from tests.integration.test_unlocked_charges import ADMIN, funded, plain_batch, warmed_up
 from tests.integration.test_wallet_concurrency import cached_equals_postings
 
@@ -198,6 +199,32 @@ def test_a_replay_or_a_refusal_waits_for_the_charge_it_saw(
         flushed.append(seen <= lsn(observer, "pg_current_wal_flush_lsn()"))
     assert all(flushed), flushed
     assert wallets.wallet(ADMIN, org).figures.cash == Decimal("84.00")
+
+
+def test_any_refusal_on_the_wallet_waits_for_the_charge_it_saw(
+        container: Any, observer: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not only a charge's: a hold refused for the funds an unflushed charge took, and a
+    withdrawal of the recharge service refused under the wallet's lock, answer only once
+    that charge is on disk (``WalletBase._run``)."""
+    org, wallets, caller = warmed_up(container, "Refusals Co")  # 90.00
+    owner = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), user_id="usr_owner")
+    barrier = repos._FLUSH_BARRIER
+    refusals = [
+        (InsufficientFunds, lambda i: wallets.hold(caller, org, Decimal("1000.00"), f"big-hold-{i}",
+                                                   datetime.now(UTC) + timedelta(hours=1))),
+        (NotRefundable, lambda i: container.get(RechargeService).withdraw(owner, org, Decimal("1.00"))),
+    ]
+    flushed = []
+    for i, (refused, call) in enumerate(refusals * 2):
+        monkeypatch.setattr(repos, "_FLUSH_BARRIER", "SELECT 1")  # the charge between statement and barrier
+        wallets.charge(caller, org, Decimal("1.00"), f"unflushed-{i}")
+        monkeypatch.setattr(repos, "_FLUSH_BARRIER", barrier)
+        seen = lsn(observer, "pg_current_wal_insert_lsn()")
+        with pytest.raises(refused):
+            call(i)
+        flushed.append(seen <= lsn(observer, "pg_current_wal_flush_lsn()"))
+    assert all(flushed), flushed
+    assert wallets.wallet(ADMIN, org).figures.cash == Decimal("86.00")
 
 
 def test_a_database_that_refuses_the_barrier_gets_no_early_release(
