@@ -113,12 +113,19 @@ class ExportSource(abc.ABC):
     """One kind of export, provided by a module."""
 
     @abc.abstractmethod
+    def check_filters(self, filters: dict[str, Any]) -> None:
+        """Raise ValidationFailed (``filters.<name>``, ``invalid_filter``) unless the job can
+        run with these filters. Checked when the export is requested, never when it is read:
+        a rule an upgrade tightened does not lock a requester out of a file made before it."""
+
+    @abc.abstractmethod
     def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
-        """Raise Forbidden/NotFound/ValidationFailed unless the caller may export this."""
+        """Raise Forbidden/NotFound unless the caller may export this (its access alone:
+        the filters were checked, by ``check_filters`` at the request)."""
 
     def authorize_read(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
         """Raise unless the caller may read a finished export of this kind with these (stored)
-        filters: by default, exactly when it may request the same export now."""
+        filters: by default, exactly when it would be allowed to request it now."""
         self.authorize(caller, org_id, dict(filters))
 
     @abc.abstractmethod
@@ -220,7 +227,9 @@ class ExportService:
             raise ValidationFailed("format", "must be csv or xlsx", code="invalid_format")
         org_id = org_id or caller.effective_org_id
         caller.require_org(org_id)
-        self.kinds.resolve(kind, self.injector).authorize(caller, org_id, filters)
+        source = self.kinds.resolve(kind, self.injector)
+        source.check_filters(filters)
+        source.authorize(caller, org_id, filters)
         now = self.clock.now()
         job = ExportJob(id=new_id("exp"), org_id=org_id, requested_by=caller.user_id or caller.api_key_id,
                         kind=kind, format=fmt, filters=filters, status="pending", created_at=now)

@@ -22,11 +22,13 @@ def _filters(filters: dict[str, Any], org_id: str = "") -> AuditFilter:
 class AuditLogExport(ExportSource):
     """Filters: ``operation``, ``actor_id``, ``from``, ``to`` (as the audit-log list)."""
 
-    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
+    def check_filters(self, filters: dict[str, Any]) -> None:
         unknown = set(filters) - {"operation", "actor_id", "from", "to"}
         if unknown:
             raise ValidationFailed(f"filters.{sorted(unknown)[0]}", "unknown filter", code="invalid_filter")
         _filters(filters)
+
+    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
         if not caller.is_platform_admin:
             caller.require("identity.audit.view", org_id=org_id)
 

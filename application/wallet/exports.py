@@ -96,8 +96,11 @@ class WalletEntriesExport(ExportSource):
     def _filter(self, filters: dict[str, Any]) -> LineFilter:
         return _line_filter(self.clock, filters, FILTERS)
 
-    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
+    def check_filters(self, filters: dict[str, Any]) -> None:
         self._filter(filters)
+        _purpose(filters)
+
+    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
         if SEPARATOR in org_id:
             raise ValidationFailed("org_id", "an organisation id; choose the wallet with filters.purpose",
                                    code="invalid_export_org")
@@ -139,10 +142,13 @@ class AgencyEntriesExport(ExportSource):
     def _principal(filters: dict[str, Any]) -> str | None:
         return filter_text(filters, "org_id", 40)
 
-    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
-        agency = _agency_itself(caller, org_id)
+    def check_filters(self, filters: dict[str, Any]) -> None:
         _line_filter(self.clock, filters, AGENCY_FILTERS)
         _purpose(filters)
+        self._principal(filters)
+
+    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
+        agency = _agency_itself(caller, org_id)
         with self.uow_factory() as uow:
             scope(authorised_principals(uow, agency), self._principal(filters))
 
@@ -209,11 +215,13 @@ class AgencySpendExport(ExportSource):
         self.uow_factory = uow_factory
         self.clock = clock
 
-    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
-        _agency_itself(caller, org_id)
+    def check_filters(self, filters: dict[str, Any]) -> None:
         _range(self.clock, filters, SPEND_FILTERS)
         _purpose(filters)
         _query(filters)
+
+    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
+        _agency_itself(caller, org_id)
 
     def rows(self, uow: UnitOfWork, org_id: str, filters: dict[str, Any]
              ) -> tuple[list[str], Iterable[list[Any]]]:
@@ -241,11 +249,14 @@ class AgencyConsumptionExport(ExportSource):
             raise ValidationFailed("filters.granularity", "must be day or month", code="invalid_filter")
         return str(granularity)
 
-    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
-        agency = _agency_itself(caller, org_id)
+    def check_filters(self, filters: dict[str, Any]) -> None:
         _range(self.clock, filters, CONSUMPTION_FILTERS)
         self._granularity(filters)
         _purpose(filters)
+        AgencyEntriesExport._principal(filters)
+
+    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
+        agency = _agency_itself(caller, org_id)
         with self.uow_factory() as uow:
             scope(authorised_principals(uow, agency), AgencyEntriesExport._principal(filters))
 

@@ -161,7 +161,7 @@ class ProjectsExport(ExportSource):
     ``authorize`` records the caller's list scope in the filters (the job runs later
     without the caller)."""
 
-    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
+    def check_filters(self, filters: dict[str, Any]) -> None:
         unknown = set(filters) - {"tab", *FILTER_KEYS}
         if unknown:
             raise ValidationFailed(f"filters.{sorted(unknown)[0]}", "unknown filter", code="invalid_filter")
@@ -169,6 +169,8 @@ class ProjectsExport(ExportSource):
             _filter(filters.get("tab", "running"), filters)
         except ValidationFailed as exc:
             raise filter_error(exc) from None
+
+    def authorize(self, caller: Caller, org_id: str, filters: dict[str, Any]) -> None:
         scope = list_scope(caller) if org_id == caller.org_id else ProjectScope()
         if scope.empty:
             raise Forbidden("you see no projects to export", code="permission_denied")

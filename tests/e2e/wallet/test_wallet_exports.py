@@ -138,3 +138,39 @@ def test_an_export_row_has_every_figure_after_it_and_the_entrys_details(world: W
     assert (details["action"], details["kind"]) == ("grant", "traffic")
     assert details["expires_at"] == expires  # the coupon's expiry
     assert "channel=offline" in recharge["details"].split("; ")
+
+
+@pytest.mark.parametrize("kind, who, denied, filters, tightened", [
+    ("wallet_entries", "customer", "customer_user", {"type": "charge"}, {"type": "charge", "reference": "x" * 500}),
+    ("agency_entries", "agency", "agency_employee", {}, {"from": "soon"}),
+    ("agency_spend", "agency", "agency_employee", {"from": "2026-01-01", "to": "2026-01-31"},
+     {"from": "2026-01-01", "to": "2026-01-31", "q": "x" * 1000}),
+    ("agency_consumption", "agency", "agency_employee", {"from": "2026-01-01", "to": "2026-01-31"},
+     {"from": "2026-01", "to": "2026-01-31", "colour": "red"}),
+])
+def test_an_export_made_under_looser_filter_rules_stays_readable(world: World, kind: str, who: str, denied: str,
+                                                                 filters: dict[str, Any],
+                                                                 tightened: dict[str, Any]) -> None:
+    """Filters are checked when an export is asked for, not each time it is read: a file
+    made before an upgrade tightened a filter's rule stays readable by whoever may read it,
+    and by no one else; the same filters asked for now are refused."""
+    from sqlalchemy import update
+
+    from adapters.postgres import tables
+    from application.shared.uow import UnitOfWorkFactory
+
+    tenant = getattr(world, who)
+    r = tenant.api.post("/api/v1/exports", json={"kind": kind, "format": "csv", "filters": filters})
+    assert r.status_code == 202 and r.get_json()["status"] == "done", r.get_json()
+    export_id = r.get_json()["id"]
+    with world.container.get(UnitOfWorkFactory)() as uow:  # as if it were asked for before the upgrade
+        jobs = tables.export_jobs
+        uow.connection.execute(update(jobs).where(jobs.c.id == export_id).values(filters=tightened))
+        uow.commit()
+    r = tenant.api.get(f"/api/v1/exports/{export_id}")
+    assert r.status_code == 200 and r.get_json()["status"] == "done", r.get_json()
+    assert tenant.api.get(r.get_json()["download_url"]).status_code == 200
+    assert world.other.api.get(f"/api/v1/exports/{export_id}").status_code == 404
+    assert getattr(world, denied).get(f"/api/v1/exports/{export_id}").status_code == 403
+    r = tenant.api.post("/api/v1/exports", json={"kind": kind, "format": "csv", "filters": tightened})
+    assert r.status_code == 422 and err(r) == "invalid_filter", r.get_json()
