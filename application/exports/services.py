@@ -109,6 +109,12 @@ def filter_moment(filters: dict[str, Any], key: str, *, tz: tzinfo | None = None
         raise ValidationFailed(f"filters.{key}", str(exc), code="invalid_filter") from None
 
 
+class ExportOrganizationNotFound(NotFound):
+    """An export asked for an organisation the caller does not see (or that does not exist)."""
+    code = "organization_not_found"
+    what = "organisation"
+
+
 class ExportSource(abc.ABC):
     """One kind of export, provided by a module."""
 
@@ -199,6 +205,10 @@ def write_xlsx(header: list[str], rows: Iterable[list[Any]]) -> tuple[bytes, int
             text = WriteOnlyCell(ws, value=value)
             text.data_type = "s"  # the text itself, shown as typed
             return text
+        if isinstance(value, Decimal):  # money: a number a spreadsheet sums, shown with its cents
+            number = WriteOnlyCell(ws, value=value)  # written with its exact digits
+            number.number_format = "0.00"
+            return number
         return _cell(value)
 
     count = 0
@@ -226,7 +236,7 @@ class ExportService:
         if fmt not in FORMATS:
             raise ValidationFailed("format", "must be csv or xlsx", code="invalid_format")
         org_id = org_id or caller.effective_org_id
-        caller.require_org(org_id)
+        caller.require_org(org_id, ExportOrganizationNotFound)
         source = self.kinds.resolve(kind, self.injector)
         source.check_filters(filters)
         source.authorize(caller, org_id, filters)

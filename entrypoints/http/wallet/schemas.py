@@ -252,7 +252,8 @@ class RevokeIn(Strict):
 
 class ChargeIn(Strict):
     amount = Money(required=True)
-    reference = fields.String(required=True, validate=validate.Length(min=1, max=MAX_REFERENCE))
+    # blank (empty or only spaces) is the domain's invalid_reference, as api.md says
+    reference = fields.String(required=True, validate=validate.Length(max=MAX_REFERENCE))
     coupon_kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(COUPON_KINDS))
     payees = fields.List(fields.Nested(PayeeIn), load_default=list, validate=validate.Length(max=10))
     note = _note()
@@ -260,7 +261,8 @@ class ChargeIn(Strict):
 
 class HoldIn(Strict):
     amount = Money(required=True)
-    reference = fields.String(required=True, validate=validate.Length(min=1, max=MAX_REFERENCE))
+    # blank (empty or only spaces) is the domain's invalid_reference, as api.md says
+    reference = fields.String(required=True, validate=validate.Length(max=MAX_REFERENCE))
     expires_at = fields.AwareDateTime(required=True)
     coupon_kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(COUPON_KINDS))
 

@@ -268,6 +268,16 @@ def test_a_reference_is_charged_once(world: World) -> None:
     r = charge(c.api, c.org_id, "31.00", "order-1")
     assert r.status_code == 409 and err(r) == "duplicate_reference"
     assert world.wallet(c.api, c.org_id)["cash"] == "20.00"
+    expires = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    for blank in ("", "   "):  # a blank reference, empty or not, has its own code (api.md)
+        r = charge(c.api, c.org_id, "1.00", blank)
+        assert r.status_code == 422 and err(r) == "invalid_reference"
+        assert "reference" in r.get_json()["error"]["details"]
+        r = c.api.post(url(c.org_id, "/holds"), json={"amount": "1.00", "reference": blank, "expires_at": expires})
+        assert r.status_code == 422 and err(r) == "invalid_reference"
+    r = charge(c.api, c.org_id, "1.00", "x" * 101)
+    assert r.status_code == 422 and "reference" in r.get_json()["error"]["details"]
+    assert world.wallet(c.api, c.org_id)["cash"] == "20.00"
 
 
 def test_idempotency_key_replays_the_first_response_and_refuses_another_body(world: World) -> None:

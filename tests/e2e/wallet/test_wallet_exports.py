@@ -44,7 +44,7 @@ def test_export_permissions_and_filters(world: World) -> None:
     r = world.customer_user.post("/api/v1/exports", json=body)
     assert r.status_code == 403  # no funds, no statements
     r = world.other.api.post("/api/v1/exports", json=body)
-    assert r.status_code == 404
+    assert r.status_code == 404 and err(r) == "organization_not_found"
     r = c.api.post("/api/v1/exports", json={**body, "filters": {"colour": "red"}})
     assert r.status_code == 422 and err(r) == "invalid_filter"
     r = c.api.post("/api/v1/exports", json={**body, "filters": {"type": "bogus"}})
