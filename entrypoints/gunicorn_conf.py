@@ -12,6 +12,12 @@ from typing import Any
 
 OWNED_METRICS_DIR = "AGORA_OWNED_METRICS_DIR"
 
+# gunicorn 24+ opens a control socket for ``gunicornc`` at ~/.gunicorn/gunicorn.ctl by
+# default: one path for every gunicorn the user runs, so a second server on the machine
+# (a benchmark beside a development server) would take the first one's. Agora's servers
+# are managed by signals (README), not by that interface.
+control_socket_disable = True
+
 
 def child_exit(server: Any, worker: Any) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

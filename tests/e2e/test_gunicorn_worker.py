@@ -173,7 +173,8 @@ def test_connections_take_turns_on_one_thread(tmp_path, monkeypatch):
     args[args.index("--threads") + 1] = "1"
     env = {"PATH": "/usr/bin:/bin", "AGORA_DATABASE_URL": url, "AGORA_RUN_SCHEDULER": "false",
            "PYTHONPATH": str(ROOT), "AGORA_STORAGE_DIR": str(tmp_path / "files"),
-           LINGER_ENV: "500", TURN_ENV: "1000000"}
+           LINGER_ENV: "500", TURN_ENV: "1000000", "HOME": str(tmp_path / "home")}
+    (tmp_path / "home").mkdir()
     proc = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -186,6 +187,8 @@ def test_connections_take_turns_on_one_thread(tmp_path, monkeypatch):
         else:
             raise AssertionError("gunicorn did not start")
         assert [probe.get("/healthz") for _ in range(20)] == [200] * 20  # many answers on one connection
+        # no control socket in the user's home, which every gunicorn of the user would share
+        assert list((tmp_path / "home").iterdir()) == []
         probe.close()
 
         stop, busy_answers = threading.Event(), []
