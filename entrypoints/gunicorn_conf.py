@@ -12,10 +12,11 @@ from typing import Any
 
 OWNED_METRICS_DIR = "AGORA_OWNED_METRICS_DIR"
 
-# gunicorn 24+ opens a control socket for ``gunicornc`` at ~/.gunicorn/gunicorn.ctl by
-# default: one path for every gunicorn the user runs, so a second server on the machine
-# (a benchmark beside a development server) would take the first one's. Agora's servers
-# are managed by signals (README), not by that interface.
+# gunicorn 25.1+ opens a control socket for ``gunicornc`` by default, at
+# $XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl: one path for every gunicorn
+# the user runs, so a second server on the machine (a benchmark beside a development
+# server) would take the first one's. Agora's servers are stopped and reloaded with signals,
+# not by that interface.
 control_socket_disable = True
 
 

@@ -110,7 +110,7 @@ def filter_moment(filters: dict[str, Any], key: str, *, tz: tzinfo | None = None
 
 
 class ExportOrganizationNotFound(NotFound):
-    """An export asked for an organisation the caller does not see (or that does not exist)."""
+    """An export asked for an organisation the caller does not see."""
     code = "organization_not_found"
     what = "organisation"
 
@@ -206,8 +206,8 @@ def write_xlsx(header: list[str], rows: Iterable[list[Any]]) -> tuple[bytes, int
             text.data_type = "s"  # the text itself, shown as typed
             return text
         if isinstance(value, Decimal):  # money: a number a spreadsheet sums, shown with its cents
-            number = WriteOnlyCell(ws, value=value)  # written with its exact digits
-            number.number_format = "0.00"
+            number = WriteOnlyCell(ws, value=value)  # as a spreadsheet's number: 15 digits hold every cent
+            number.number_format = "0.00"  # up to 9,999,999,999,999.99 (docs/api.md)
             return number
         return _cell(value)
 

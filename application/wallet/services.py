@@ -102,6 +102,7 @@ from domain.wallet.model import (
     Wallet,
     WithholdingAgreement,
     charge_key,
+    clean_reference,
     statement_lines,
     unspent_allocations,
 )
@@ -406,6 +407,7 @@ class WalletBase:
         # ADR 0013: plain charges may be released early (by any process: they share the
         # settings), so a refusal may rest on one not yet on disk; set by the services
         self._early_release = False
+        self._early_allowed: bool | None = None  # may this role run the barrier? asked once
 
     def _release_early_allowed(self, settings: Settings) -> bool:
         """May plain charges be committed before their WAL is flushed (ADR 0013)?"""
@@ -437,10 +439,14 @@ class WalletBase:
         (a charge's, a hold's, a withdrawal's ...), a charge's replay — may rest on a plain
         charge another process released early and has not flushed yet; it waits until that
         is on disk too. Its own transaction rolled back, which flushes nothing."""
-        if not self._early_release:
-            return
+        if not self._early_release or self._early_allowed is False:
+            return  # a role that may not run the barrier never released a charge early
         with commit_guards(()), self.uow_factory(autocommit=True) as uow:  # a technical commit
-            uow.repo(LedgerRepository).make_durable()
+            ledger = uow.repo(LedgerRepository)
+            if self._early_allowed is None:
+                self._early_allowed = ledger.can_release_early()
+            if self._early_allowed:
+                ledger.make_durable()
 
     def _create_wallets(self, org_ids: set[str], now: datetime, fields: Mapping[str, str]) -> None:
         """``org_ids`` are wallet keys (domain.wallet.purpose)."""
@@ -569,7 +575,6 @@ class WalletService(WalletBase):
         # wallets other processes charge hard: their row is released early (ADR 0013)
         self._early_release = self._release_early_allowed(settings)
         self._contention = Contention(settings.wallet_early_release_rate) if self._early_release else None
-        self._early_allowed: bool | None = None  # the database's answer, asked once
         self._registry = registry
         self._on_unlocked: Callable[[str], None] = _unobserved
         self._on_early: Callable[[int], None] = _unobserved
@@ -695,6 +700,7 @@ class WalletService(WalletBase):
         Concurrent charges on one wallet in this process share a transaction (ADR 0006):
         each is still decided on its own, in arrival order, and gets its own entry."""
         amount = to_money(amount, "amount", positive=True)
+        clean_reference(reference)  # refused before any read or lock
         payee_list = self._payees(org_id, payees)
         mode = self._spend_mode(caller, org_id, bool(payee_list))
         if caller is None and withholding is not None:
@@ -919,6 +925,7 @@ class WalletService(WalletBase):
     def hold(self, caller: Caller | None, org_id: str, amount: Decimal, reference: str, expires_at: datetime,
              coupon_kind: str | None = None) -> HoldResult:
         amount = to_money(amount, "amount", positive=True)
+        clean_reference(reference)  # refused before any read or lock
         mode = self._spend_mode(caller, org_id, False)
         actor = self._actor(caller)
 

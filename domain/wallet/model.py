@@ -62,7 +62,9 @@ def _note(note: str | None, field: str = "note", *, required: bool = False) -> s
     return text
 
 
-def _reference(reference: str) -> str:
+def clean_reference(reference: str) -> str:
+    """A charge's or hold's reference without its surrounding spaces; 422
+    ``invalid_reference`` if that leaves nothing or too much."""
     ref = (reference or "").strip()
     if not ref or len(ref) > MAX_REFERENCE:
         raise errors.InvalidWalletInput("reference", f"must be 1-{MAX_REFERENCE} characters",
@@ -799,7 +801,7 @@ class Wallet:
         """消耗: spend for a reference; sources drawn in the spec's order. Payees receive
         their part in the same entry, the platform the rest (its margin)."""
         amount = _positive(amount)
-        reference = _reference(reference)
+        reference = clean_reference(reference)
         kind = _kind(coupon_kind)
         text = _note(note)
         paid = self._check_payees(payees, amount)
@@ -856,7 +858,7 @@ class Wallet:
                    withholding: bool = False) -> tuple[Hold, JournalEntry]:
         """订单冻结: reserve part of ``available`` for a pending order until ``expires_at``."""
         amount = _positive(amount)
-        reference = _reference(reference)
+        reference = clean_reference(reference)
         kind = _kind(coupon_kind)
         self._check_withholding(withholding)
         if _aware(expires_at, "expires_at") <= now:

@@ -241,4 +241,16 @@ def test_a_database_that_refuses_the_barrier_gets_no_early_release(
     org, wallets, caller = warmed_up(container, "Revoked Co")
     for i in range(3):
         wallets.charge(caller, org, Decimal("1.00"), f"revoked-{i}")
-    assert [kind for kind, _ in statements] == ["plain"] * 3 and asked == [True]  # asked once per process
+    assert [kind for kind, _ in statements] == ["plain"] * 3 and asked == [True]  # asked once per service
+    # nothing was released early, so no answer waits for a barrier the role may not run:
+    # refusals and replays answer as themselves, not as the barrier's permission error
+    monkeypatch.setattr(repos, "_FLUSH_BARRIER", "SELECT 1 / 0")  # as a revoked privilege would fail
+    owner = Caller(org_id=org, org_kinds=frozenset({"customer"}), roles=("customer_admin",), user_id="usr_owner")
+    with pytest.raises(InsufficientFunds):
+        wallets.charge(caller, org, Decimal("1000.00"), "too-much")
+    assert wallets.charge(caller, org, Decimal("1.00"), "revoked-0").replayed
+    with pytest.raises(InsufficientFunds):
+        wallets.hold(caller, org, Decimal("1000.00"), "big-hold", datetime.now(UTC) + timedelta(hours=1))
+    with pytest.raises(NotRefundable):
+        container.get(RechargeService).withdraw(owner, org, Decimal("1.00"))
+    assert asked == [True, True]  # the recharge service asks once too
