@@ -9,13 +9,13 @@ and one statement that checks the decision's terms, applies it and commits.
 """
 from __future__ import annotations
 
-import json
 from collections import namedtuple
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.types.numeric import Int8
 from sqlalchemy import func, insert, or_, select, update
@@ -189,23 +189,21 @@ E = t.ledger_entries.c
 P = t.ledger_postings.c
 
 
-_ENCODE: dict[type, Any] = {Decimal: str, datetime: datetime.isoformat, date: date.isoformat}
-
-
 def _json_default(value: Any) -> str:
-    encode = _ENCODE.get(type(value))  # by exact type first: a charge sends about twenty
-    if encode is None:
-        if isinstance(value, (Decimal, date)):  # subclasses (datetime is a date)
-            return value.isoformat() if isinstance(value, date) else str(value)
-        raise TypeError(f"cannot encode {type(value).__name__}")
-    return encode(value)  # type: ignore[no-any-return]
-
-
-_encoder = json.JSONEncoder(separators=(",", ":"), default=_json_default)
+    """What orjson leaves to us: money (``Decimal``, as its exact digits), and subclasses
+    of datetime and date (freezegun's). Datetimes and dates it writes itself, as
+    ``isoformat`` would (with the offset, microseconds when there are any)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot encode {type(value).__name__}")
 
 
 def _json(value: Any) -> str:
-    return _encoder.encode(value)
+    """Rows travel to PostgreSQL as JSON records (``json_populate_record``): orjson writes
+    a charge's three in a third of the time the standard library takes (bench/README.md)."""
+    return orjson.dumps(value, default=_json_default).decode()
 
 
 _POSTING_COLS = ", ".join(c.name for c in t.ledger_postings.columns)
